@@ -1,0 +1,82 @@
+import { Command, Option } from 'commander';
+import { parseFaultMix, FAULT_KINDS } from '../../core/fault-mix.js';
+import { startDemoMailServers } from '../../demo/mail-servers.js';
+import { createLogger } from '../../log.js';
+import { SANDBOX_DEFAULTS, startSandbox } from '../../sandbox/server.js';
+import { EXIT, FatalError } from '../exit.js';
+import type { CommandContext } from '../context.js';
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new FatalError(`${name}: expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+};
+
+export function sandboxCommand(ctx: CommandContext): Command {
+  return new Command('sandbox')
+    .description('serve a Nylas v3-compatible API locally that performs real IMAP and SMTP logins')
+    .option('--port <port>', 'port to listen on', int('--port', 0), SANDBOX_DEFAULTS.port)
+    .option('--host <host>', 'address to listen on', SANDBOX_DEFAULTS.host)
+    .addOption(new Option('--api-key <key>', 'API key clients must send (env NYLAS_API_KEY; default "sandbox")'))
+    .option('--rate <n>', 'requests per second per application before 429', int('--rate', 1), SANDBOX_DEFAULTS.rate)
+    .option('--latency <ms>', 'fixed delay added to every API answer', int('--latency', 0), 0)
+    .option('--faults <mix>', `seeded fault mix, e.g. 504:0.1,429:0.05 (kinds: ${Object.keys(FAULT_KINDS).join(', ')})`, '')
+    .option('--seed <n>', 'seed of the fault mix', int('--seed', 0), 1)
+    .option('--provider-timeout <ms>', 'deadline for one IMAP/SMTP login before 504', int('--provider-timeout', 100), SANDBOX_DEFAULTS.providerTimeoutMs)
+    .option('--auth-limit-window <ms>', 'window of the 3-failed-logins lockout', int('--auth-limit-window', 1), SANDBOX_DEFAULTS.authLimitWindowMs)
+    .option('--no-require-connector', 'allow custom auth before an IMAP connector exists')
+    .option('--insecure-tls', 'accept self-signed certificates from mail servers')
+    .option('--demo-mail', 'also start the demo IMAP and SMTP servers')
+    .option('--demo-imap-port <port>', 'port of the demo IMAP server', int('--demo-imap-port', 0), 3143)
+    .option('--demo-smtp-port <port>', 'port of the demo SMTP server', int('--demo-smtp-port', 0), 3025)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ imap-grants sandbox
+  $ imap-grants sandbox --demo-mail --latency 200 --faults 504:0.1,429:0.05,502html:0.02,reset:0.01,hang:0.01
+  $ NYLAS_API_KEY=dev imap-grants sandbox --port 4100 --rate 50
+
+Admin endpoints (Bearer key required):
+  POST /__sandbox/grants/<id>/invalidate   mark a grant invalid
+  GET  /__sandbox/stats                    request, fault and 429 counts
+  POST /__sandbox/reset                    forget all grants and connectors`,
+    )
+    .action(async (o) => {
+      const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+      const faults = parseFaultMix(o.faults);
+      if (!faults.ok) throw new FatalError(faults.error);
+      const apiKey: string = o.apiKey ?? process.env.NYLAS_API_KEY ?? 'sandbox';
+      const mail = o.demoMail ? await startDemoMailServers({ host: o.host, imapPort: o.demoImapPort, smtpPort: o.demoSmtpPort }) : undefined;
+      const sandbox = await startSandbox({
+        port: o.port,
+        host: o.host,
+        apiKey,
+        rate: o.rate,
+        latencyMs: o.latency,
+        faults: faults.value,
+        seed: o.seed,
+        providerTimeoutMs: o.providerTimeout,
+        authLimitWindowMs: o.authLimitWindow,
+        requireConnector: o.requireConnector,
+        rejectUnauthorized: !o.insecureTls,
+        logger: log,
+      });
+      log.info(
+        {
+          url: sandbox.url,
+          rate: o.rate,
+          latencyMs: o.latency,
+          faults: o.faults || undefined,
+          apiKey: apiKey === 'sandbox' ? 'sandbox (default)' : undefined,
+          demoImap: mail ? `${mail.host}:${mail.imapPort}` : undefined,
+          demoSmtp: mail ? `${mail.host}:${mail.smtpPort}` : undefined,
+        },
+        'sandbox: serving',
+      );
+      await ctx.untilShutdown();
+      await sandbox.close();
+      await mail?.close();
+      ctx.setExitCode(EXIT.ok);
+    });
+}

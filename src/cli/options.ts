@@ -1,0 +1,21 @@
+import { Option, type Command } from 'commander';
+import { SETTINGS, maskSecret, type SettingName } from '../config/settings.js';
+
+/**
+ * Declares settings as flags. Defaults are shown, not set: an absent flag
+ * must fall through to the environment variable before the default.
+ */
+export function addSettings(cmd: Command, names: readonly SettingName[], env: NodeJS.ProcessEnv = process.env): Command {
+  for (const name of names) {
+    const s = SETTINGS[name];
+    const parts = [s.description];
+    if (s.env) {
+      const current = env[s.env];
+      const shown = current ? ('secret' in s && s.secret ? maskSecret(current) : current) : undefined;
+      parts.push(`env ${s.env}${shown ? ` = ${shown}` : ''}`);
+    }
+    if (s.default !== undefined) parts.push(`default ${String(s.default)}`);
+    cmd.addOption(new Option(`${s.flag}${'arg' in s && s.arg ? ` ${s.arg}` : ''}`, parts.join('; ')));
+  }
+  return cmd;
+}

@@ -1,0 +1,44 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+/**
+ * Every path a secret could take into a log line. pino replaces the value
+ * before serialising, so a secret handed to the logger by mistake still never
+ * reaches the output.
+ */
+export const REDACT_PATHS = [
+  'password',
+  'imapPassword',
+  'smtpPassword',
+  'imap_password',
+  'smtp_password',
+  'apiKey',
+  'api_key',
+  'key',
+  'secrets',
+  'authorization',
+  '*.password',
+  '*.imapPassword',
+  '*.smtpPassword',
+  '*.imap_password',
+  '*.smtp_password',
+  '*.apiKey',
+  '*.secrets',
+  '*.authorization',
+  'headers.authorization',
+  'settings.imap_password',
+  'settings.smtp_password',
+  'requestBody.settings.imap_password',
+  'requestBody.settings.smtp_password',
+];
+
+/** JSON to stderr; human-readable when stderr is a terminal. */
+export function createLogger(level = 'info', destination: NodeJS.WritableStream = process.stderr): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: undefined };
+  if ((destination as NodeJS.WriteStream).isTTY) {
+    return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' }));
+  }
+  return pino(options, pino.destination({ dest: destination === process.stderr ? 2 : 1, sync: true }));
+}
