@@ -9,6 +9,17 @@ import { ConfigError } from '../config/settings.js';
 import { EXIT, FatalError } from './exit.js';
 import type { CommandContext } from './context.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { runCommand } from './commands/run.js';
+import { demoCommand } from './commands/demo.js';
+
+/** Errors whose message says it all: printed without a stack trace, exit 1. */
+const KNOWN_FATAL = new Set([
+  'ApiKeyRefusedError',
+  'KeyError',
+  'RedisUnavailableError',
+  'RunRefusedError',
+  'UnreadableCsvError',
+]);
 
 const controller = new AbortController();
 let exitCode: number = EXIT.ok;
@@ -46,14 +57,14 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.fatal;
-  } else if (err instanceof ConfigError || err instanceof FatalError) {
+  } else if (err instanceof ConfigError || err instanceof FatalError || (err instanceof Error && KNOWN_FATAL.has(err.name))) {
     process.stderr.write(`imap-grants: ${err.message}\n`);
     exitCode = EXIT.fatal;
   } else {

@@ -1,0 +1,65 @@
+import { statSync } from 'node:fs';
+import { Command } from 'commander';
+import { resolveSettings } from '../../config/settings.js';
+import { createLogger } from '../../log.js';
+import { runPipeline } from '../../run/run-pipeline.js';
+import type { CommandContext } from '../context.js';
+import { addSettings } from '../options.js';
+import { exitCodeFor, formatSummary } from '../print-summary.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, rowDefaults, workerConfig } from '../run-settings.js';
+import type { Logger } from '../../log.js';
+
+/** Warns when the credentials file can be read by other users. */
+export function warnIfShared(path: string, log: Logger): void {
+  try {
+    const mode = statSync(path).mode;
+    if (mode & 0o044) {
+      log.warn({ event: 'input:readable-by-others', mode: `0${(mode & 0o777).toString(8)}` }, `${path} can be read by group or others; it holds passwords: chmod 600 it`);
+    }
+  } catch {
+    // missing files are reported by the reader, with a better message
+  }
+}
+
+export function runCommand(ctx: CommandContext): Command {
+  const cmd = new Command('run')
+    .description('import a CSV, create a grant for every mailbox, and write the reports (one process; what cron runs)')
+    .argument('<csv>', 'CSV of mailboxes (header required)')
+    .requiredOption('--out <dir>', 'directory for grants.csv, dead-letter.csv, rejected.csv and summary.json')
+    .option('--reset', 'discard an unfinished earlier run in the same queue');
+  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
+  return cmd
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every row granted; 2 finished with rows dead-lettered, rejected or expired;
+            1 fatal (bad config, unreadable CSV, Redis or the API unreachable, API key refused).
+
+Examples:
+  $ NYLAS_API_KEY=... imap-grants run mailboxes.csv --out reports/
+  $ imap-grants run exchange-batch.csv --out out/ --imap-host imap.example.com --rate 40 --concurrency 50
+  $ imap-grants run mailboxes.csv --out out/ --queue tenant-a --api-uri https://api.eu.nylas.com`,
+    )
+    .action(async (csv: string, opts: Record<string, unknown>) => {
+      const env = process.env;
+      const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS], opts, env, ['apiKey']);
+      const log = createLogger(base.logLevel);
+      warnIfShared(csv, log);
+      const summary = await runPipeline({
+        csvPath: csv,
+        outDir: String(opts.out),
+        queueName: base.queue,
+        redisUrl: base.redisUrl,
+        apiKey: base.apiKey,
+        apiUri: base.apiUri,
+        worker: workerConfig(opts, env),
+        defaults: rowDefaults(opts, env),
+        ring: keyRingFor(opts, env, { command: 'run', allowEphemeral: true, log }),
+        log,
+        reset: opts.reset === true,
+        signal: ctx.shutdown,
+      });
+      ctx.out.write(formatSummary(summary));
+      ctx.setExitCode(exitCodeFor(summary));
+    });
+}

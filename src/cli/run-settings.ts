@@ -1,0 +1,45 @@
+import { resolveSettings, type SettingName } from '../config/settings.js';
+import type { RowDefaults } from '../core/validate-row.js';
+import { ephemeralKeyRing, loadKeyRing, requireKeyRing, type KeyRing } from '../crypto/key-ring.js';
+import type { Logger } from '../log.js';
+import type { WorkerConfig } from '../worker/start-worker.js';
+
+export const CONNECTION_SETTINGS = ['redisUrl', 'queue', 'logLevel'] as const satisfies readonly SettingName[];
+export const API_SETTINGS = ['apiKey', 'apiUri', 'apiTimeout'] as const satisfies readonly SettingName[];
+export const WORKER_SETTINGS = ['concurrency', 'rate', 'maxAttempts', 'backoff', 'credentialTtl'] as const satisfies readonly SettingName[];
+export const ROW_DEFAULT_SETTINGS = ['imapHost', 'imapPort', 'smtpHost', 'smtpPort'] as const satisfies readonly SettingName[];
+export const KEY_SETTINGS = ['key'] as const satisfies readonly SettingName[];
+
+export function rowDefaults(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): RowDefaults {
+  return resolveSettings(ROW_DEFAULT_SETTINGS, opts, env);
+}
+
+export function workerConfig(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): WorkerConfig {
+  const s = resolveSettings([...WORKER_SETTINGS, 'apiTimeout'], opts, env);
+  return {
+    concurrency: s.concurrency,
+    rate: s.rate,
+    maxAttempts: s.maxAttempts,
+    backoffMs: s.backoff,
+    credentialTtlMs: s.credentialTtl * 3_600_000,
+    apiTimeoutS: s.apiTimeout,
+  };
+}
+
+/** The key ring; a run in one process may fall back to a key held only in memory. */
+export function keyRingFor(
+  opts: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  mode: { command: string; allowEphemeral: boolean; log?: Logger },
+): KeyRing {
+  const { key: keyFile } = resolveSettings(KEY_SETTINGS, opts, env);
+  const sources = { key: env.IMAP_GRANTS_KEY, keyFile, previousKeys: env.IMAP_GRANTS_PREVIOUS_KEYS };
+  if (!mode.allowEphemeral) return requireKeyRing(sources, mode.command);
+  const ring = loadKeyRing(sources);
+  if (ring) return ring;
+  mode.log?.info(
+    { event: 'key:ephemeral' },
+    'no IMAP_GRANTS_KEY set: credentials in Redis are sealed with a temporary key held only in this process\'s memory',
+  );
+  return ephemeralKeyRing();
+}

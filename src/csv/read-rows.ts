@@ -1,0 +1,104 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { parse } from 'csv-parse';
+import { mapHeader, pickFields, type ColumnMap, type Field } from '../core/csv-columns.js';
+
+/** A CSV that cannot be used at all; nothing from it may be enqueued. */
+export class UnreadableCsvError extends Error {
+  override name = 'UnreadableCsvError';
+}
+
+/** One data record, with the physical line it starts on (the header is line 1). */
+export type CsvRecord =
+  | { kind: 'fields'; line: number; fields: Partial<Record<Field, string>> }
+  | { kind: 'malformed'; line: number; email: string; reason: string };
+
+const MAX_FIELD_BYTES = 64 * 1024;
+
+/** Refuses files that are not UTF-8 text before parsing a byte of them. */
+async function sniff(path: string): Promise<void> {
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new UnreadableCsvError(`${path}: cannot open (${e.code ?? e.message})`);
+  });
+  try {
+    const buf = Buffer.alloc(8192);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead);
+    if (bytesRead === 0) throw new UnreadableCsvError(`${path}: the file is empty; expected a header row and at least one mailbox`);
+    if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
+      throw new UnreadableCsvError(`${path}: the file is UTF-16; save it as UTF-8 (CSV UTF-8 in Excel)`);
+    }
+    const nul = head.indexOf(0);
+    if (nul >= 0 && nul < 4096) {
+      const line = head.subarray(0, nul).toString('latin1').split('\n').length;
+      throw new UnreadableCsvError(`${path}: line ${line} holds a NUL byte; this looks like a binary file, not a CSV`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Streams the data records of a CSV in constant memory. Line numbers are
+ * counted from the raw text, because csv-parse counts a CRLF inside a quoted
+ * field as two lines. A record the parser cannot make sense of becomes a
+ * `malformed` record naming its line; the stream goes on.
+ */
+export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, { columns: ColumnMap }> {
+  await sniff(path);
+  const parser = createReadStream(path).pipe(
+    parse({
+      bom: true,
+      relax_column_count: true,
+      relax_quotes: false,
+      info: true,
+      raw: true,
+      skip_empty_lines: false,
+      // Files edited on several systems mix line ends; accept each of them.
+      record_delimiter: ['\r\n', '\n', '\r'],
+      max_record_size: MAX_FIELD_BYTES * 16,
+    }),
+  );
+  let columns: ColumnMap | undefined;
+  let line = 1;
+  try {
+    for await (const item of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+      const start = line;
+      // `raw` holds the record's own line breaks (for CRLF files, only the CR of the last one).
+      line += item.raw.match(/\r\n|\r|\n/g)?.length ?? 1;
+      const record = item.record;
+      if (!columns) {
+        const header = mapHeader(record.map((h) => h.trim()));
+        if (!header.ok) throw new UnreadableCsvError(`${path}: ${header.error}`);
+        columns = header.columns;
+        continue;
+      }
+      if (record.length === 1 && record[0]!.trim() === '') continue; // blank line
+      const emailCell = record[columns.index.email ?? -1]?.trim().slice(0, 254) ?? '';
+      const tooBig = record.findIndex((cell) => Buffer.byteLength(cell) > MAX_FIELD_BYTES);
+      if (tooBig >= 0) {
+        yield { kind: 'malformed', line: start, email: emailCell, reason: `column ${tooBig + 1}: field is larger than ${MAX_FIELD_BYTES / 1024} KiB` };
+        continue;
+      }
+      if (record.length !== columns.width && !(record.length > columns.width && record.slice(columns.width).every((c) => c === ''))) {
+        yield {
+          kind: 'malformed',
+          line: start,
+          email: emailCell,
+          reason: `row has ${record.length} fields but the header has ${columns.width}`,
+        };
+        continue;
+      }
+      yield { kind: 'fields', line: start, fields: pickFields(record, columns) };
+    }
+  } catch (err) {
+    if (err instanceof UnreadableCsvError) throw err;
+    const e = err as { code?: string; message?: string; lines?: number };
+    // The parser cannot resume after a quoting error: everything from here on is unreadable.
+    throw new UnreadableCsvError(
+      `${path}: line ${line}: ${e.code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is never closed' : (e.message ?? 'parse error').replace(/^Invalid \w+:\s*/, '')}; no row after line ${line - 1} was read`,
+    );
+  }
+  if (!columns) throw new UnreadableCsvError(`${path}: the file has no header row`);
+  return { columns };
+}

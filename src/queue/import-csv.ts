@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Queue } from 'bullmq';
+import { validateRow, type RowDefaults } from '../core/validate-row.js';
+import { sealSecrets } from '../crypto/credential-box.js';
+import type { KeyRing } from '../crypto/key-ring.js';
+import { readCsvRecords } from '../csv/read-rows.js';
+import type { Logger } from '../log.js';
+import type { AcceptedRow } from '../types.js';
+import { JOB_NAME, jobIdFor, sealBinding, type GrantJobData } from './job.js';
+import type { Ledger, RejectedRecord } from './ledger.js';
+
+export interface ImportOptions {
+  path: string;
+  queue: Queue<GrantJobData>;
+  ledger: Ledger;
+  ring: KeyRing;
+  defaults: RowDefaults;
+  log: Logger;
+  /** Jobs per `addBulk` call. */
+  batchSize?: number;
+  /** Pause the import while the backlog is above this many jobs… */
+  highWater?: number;
+  /** …until it is below this many. */
+  lowWater?: number;
+  signal?: AbortSignal;
+  onBatch?: (progress: ImportProgress) => void;
+}
+
+export interface ImportProgress {
+  rows: number;
+  accepted: number;
+  rejected: number;
+  alreadyQueued: number;
+  warnings: number;
+}
+
+/** Retry settings live on the job, but the worker decides when a failure is final. */
+export const JOB_OPTIONS = { attempts: 1000, backoff: { type: 'grant' } } as const;
+
+/**
+ * Streams a CSV into the queue: validates each row, rejects bad ones with the
+ * field named, seals the credentials of good ones, and adds jobs in batches.
+ *
+ * Idempotent: job ids come from the email, and each row is claimed in the
+ * ledger first, so an email seen twice in this file is rejected as a
+ * duplicate, and one already queued by an earlier import is not queued again.
+ */
+export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
+  const importId = randomUUID().slice(0, 8);
+  const batchSize = o.batchSize ?? 1000;
+  const highWater = o.highWater ?? 200_000;
+  const lowWater = o.lowWater ?? Math.floor(highWater / 2);
+  const progress: ImportProgress = { rows: 0, accepted: 0, rejected: 0, alreadyQueued: 0, warnings: 0 };
+  let pending: Array<{ row: AcceptedRow; jobId: string }> = [];
+  let rejected: RejectedRecord[] = [];
+
+  const waitForRoom = async () => {
+    if (highWater <= 0) return;
+    let backlog = await o.queue.count();
+    if (backlog < highWater) return;
+    o.log.info({ backlog, highWater }, 'import: backlog above high-water mark, waiting');
+    while (backlog >= lowWater && !o.signal?.aborted) {
+      await sleep(500);
+      backlog = await o.queue.count();
+    }
+  };
+
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    const claims = await o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line })));
+    const jobs = [];
+    let counted = 0;
+    let already = 0;
+    for (const [i, { row, jobId }] of batch.entries()) {
+      const claim = claims[i]!;
+      if (claim !== '') {
+        const [by, line] = claim.split(':');
+        if (by === importId) rejected.push({ line: row.line, email: row.email, reason: `email: duplicate of line ${line}` });
+        else already++;
+        continue;
+      }
+      counted++;
+      if (row.warnings.length > 0) {
+        progress.warnings++;
+        o.log.warn({ line: row.line, email: row.email, warnings: row.warnings }, 'import:row-warning');
+      }
+      const data: GrantJobData = {
+        v: 1,
+        line: row.line,
+        email: row.email,
+        ...row.settings,
+        sealed: sealSecrets(o.ring, row.secrets, sealBinding(o.queue.name, jobId)),
+        ...(row.warnings.length > 0 ? { warnings: row.warnings } : {}),
+      };
+      jobs.push({ name: JOB_NAME, data, opts: { jobId, ...JOB_OPTIONS } });
+    }
+    if (jobs.length > 0) {
+      await waitForRoom();
+      await o.queue.addBulk(jobs);
+    }
+    progress.accepted += counted;
+    progress.alreadyQueued += already;
+    await flushRejected();
+    await o.ledger.addImported({ rows: 0, accepted: counted, alreadyQueued: already });
+  };
+
+  const flushRejected = async () => {
+    if (rejected.length === 0) return;
+    const rows = rejected;
+    rejected = [];
+    progress.rejected += rows.length;
+    for (const r of rows) o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
+    await o.ledger.recordRejected(rows);
+  };
+
+  let rowsSinceReport = 0;
+  for await (const rec of readCsvRecords(o.path)) {
+    if (o.signal?.aborted) break;
+    progress.rows++;
+    rowsSinceReport++;
+    if (rec.kind === 'malformed') {
+      rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
+    } else {
+      const result = validateRow(rec.fields, rec.line, o.defaults);
+      if (result.ok) pending.push({ row: result.row, jobId: jobIdFor(result.row.email) });
+      else rejected.push(result.rejected);
+    }
+    if (pending.length >= batchSize || rejected.length >= batchSize) {
+      await flush();
+      await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+      rowsSinceReport = 0;
+      o.onBatch?.({ ...progress });
+    }
+  }
+  await flush();
+  await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+  o.onBatch?.({ ...progress });
+  return progress;
+}

@@ -1,0 +1,173 @@
+import type { Redis } from 'ioredis';
+import type { Outcome } from '../types.js';
+import { PREFIX } from './job.js';
+
+/**
+ * The ledger: the compact, non-secret record of a run in Redis, shared by
+ * every process. Each row's final outcome is one hash field, and the counters
+ * are kept by the same Lua call that writes it, so a job that runs twice
+ * (after a crash) is still counted once, whatever process wrote it.
+ */
+
+export interface OutcomeRecord {
+  outcome: Exclude<Outcome, 'rejected'>;
+  line: number;
+  email: string;
+  imap_host?: string;
+  grant_id?: string;
+  grant_status?: string;
+  /** `created` for a new grant, `reauthenticated` for an existing one. */
+  grant_action?: 'created' | 'reauthenticated';
+  error_type?: string;
+  http_status?: number;
+  message?: string;
+  attempts: number;
+  request_id?: string;
+  password_fingerprint?: string;
+  warnings?: string;
+  finished_at: string;
+}
+
+export interface RejectedRecord {
+  line: number;
+  email: string;
+  reason: string;
+}
+
+export interface LedgerCounts {
+  rows: number;
+  accepted: number;
+  alreadyQueued: number;
+  granted: number;
+  dead_lettered: number;
+  expired: number;
+  rejected: number;
+  importDone: boolean;
+  importError?: string;
+  halt?: string;
+  startedAt?: number;
+}
+
+const RECORD_OUTCOME = `
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+if prev then
+  local old = string.match(prev, '^[^|]+')
+  if old == ARGV[2] then return 0 end
+  redis.call('HINCRBY', KEYS[2], old, -1)
+end
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1`;
+
+/** For each (jobId, line): '' if first seen in this import, else the earlier "<import>:<line>". */
+const CLAIM_ROWS = `
+local out = {}
+for i = 2, #ARGV, 2 do
+  local v = ARGV[1] .. ':' .. ARGV[i + 1]
+  if redis.call('HSETNX', KEYS[1], ARGV[i], v) == 1 then
+    out[#out + 1] = ''
+  else
+    out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+  end
+end
+return out`;
+
+type LedgerRedis = Redis & {
+  igRecordOutcome(outcomes: string, meta: string, jobId: string, outcome: string, json: string): Promise<number>;
+  igClaimRows(seen: string, importId: string, ...pairs: string[]): Promise<string[]>;
+};
+
+export class Ledger {
+  readonly keys: { outcomes: string; rejected: string; seen: string; meta: string };
+  private readonly redis: LedgerRedis;
+
+  constructor(
+    redis: Redis,
+    readonly queue: string,
+  ) {
+    const base = `${PREFIX}:${queue}:ledger`;
+    this.keys = { outcomes: `${base}:outcomes`, rejected: `${base}:rejected`, seen: `${base}:seen`, meta: `${base}:meta` };
+    if (!('igRecordOutcome' in redis)) {
+      redis.defineCommand('igRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
+      redis.defineCommand('igClaimRows', { numberOfKeys: 1, lua: CLAIM_ROWS });
+    }
+    this.redis = redis as LedgerRedis;
+  }
+
+  async recordOutcome(jobId: string, record: OutcomeRecord): Promise<void> {
+    await this.redis.igRecordOutcome(this.keys.outcomes, this.keys.meta, jobId, record.outcome, JSON.stringify(record));
+  }
+
+  async outcomeOf(jobId: string): Promise<OutcomeRecord | undefined> {
+    const v = await this.redis.hget(this.keys.outcomes, jobId);
+    return v ? (JSON.parse(v.slice(v.indexOf('|') + 1)) as OutcomeRecord) : undefined;
+  }
+
+  /** Claims rows for one import; returns, per row, the earlier claim ('' when new). */
+  async claimRows(importId: string, rows: ReadonlyArray<{ jobId: string; line: number }>): Promise<string[]> {
+    if (rows.length === 0) return [];
+    return this.redis.igClaimRows(this.keys.seen, importId, ...rows.flatMap((r) => [r.jobId, String(r.line)]));
+  }
+
+  async recordRejected(rows: readonly RejectedRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    const m = this.redis.multi();
+    for (const r of rows) m.hset(this.keys.rejected, String(r.line), JSON.stringify(r));
+    m.hincrby(this.keys.meta, 'rejected', rows.length);
+    await m.exec();
+  }
+
+  async addImported(fields: { rows: number; accepted: number; alreadyQueued: number }): Promise<void> {
+    const m = this.redis.multi();
+    for (const [k, v] of Object.entries(fields)) if (v) m.hincrby(this.keys.meta, k, v);
+    await m.exec();
+  }
+
+  async setMeta(fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.meta, fields);
+  }
+
+  async counts(): Promise<LedgerCounts> {
+    const m = await this.redis.hgetall(this.keys.meta);
+    const n = (k: string) => Number(m[k] ?? 0);
+    return {
+      rows: n('rows'),
+      accepted: n('accepted'),
+      alreadyQueued: n('alreadyQueued'),
+      granted: n('granted'),
+      dead_lettered: n('dead_lettered'),
+      expired: n('expired'),
+      rejected: n('rejected'),
+      importDone: m.importDone === '1',
+      importError: m.importError || undefined,
+      halt: m.halt || undefined,
+      startedAt: m.startedAt ? Number(m.startedAt) : undefined,
+    };
+  }
+
+  /** Streams every outcome record, a page at a time (constant memory at a million rows). */
+  async *outcomes(): AsyncGenerator<OutcomeRecord> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.outcomes, cursor, 'COUNT', 1000);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) {
+        const v = flat[i]!;
+        yield JSON.parse(v.slice(v.indexOf('|') + 1)) as OutcomeRecord;
+      }
+    } while (cursor !== '0');
+  }
+
+  async *rejected(): AsyncGenerator<RejectedRecord> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.rejected, cursor, 'COUNT', 1000);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as RejectedRecord;
+    } while (cursor !== '0');
+  }
+
+  async clear(): Promise<void> {
+    await this.redis.del(this.keys.outcomes, this.keys.rejected, this.keys.seen, this.keys.meta);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The job processor: one custom authentication per job.
+ *
+ * Lifecycle of a job (one call of the processor is one attempt):
+ * 1. already final in the ledger (a crash after recording): complete, no API call;
+ * 2. older than the credential TTL: reported `expired`, credentials dropped;
+ * 3. credentials do not open: dead-lettered `credentials_unreadable`;
+ * 4. call Nylas. Success: `granted`. Failure: classified, then one of
+ *    - retry: throw, BullMQ re-queues it after the backoff (spends an attempt);
+ *    - pause_all: 429, every worker pauses (no attempt spent);
+ *    - halt_run: the API key was refused, the queue is paused for everyone;
+ *    - dead_letter: recorded with its reason, credentials scrubbed, never retried.
+ */
+import { RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { rateLimitPauseMs } from '../core/backoff.js';
+import { classifyApiError, RETRY_POLICY } from '../core/classify-api-error.js';
+import { clip, redactText } from '../core/redact.js';
+import { CredentialsUnreadableError, openSecrets, passwordFingerprint } from '../crypto/credential-box.js';
+import type { KeyRing } from '../crypto/key-ring.js';
+import type { Logger } from '../log.js';
+import type { NylasClient } from '../nylas/sdk.js';
+import { sealBinding, type GrantJobData } from '../queue/job.js';
+import type { Ledger, OutcomeRecord } from '../queue/ledger.js';
+import type { Failure, MailboxSecrets } from '../types.js';
+
+export interface ProcessorConfig {
+  maxAttempts: number;
+  backoffMs: number;
+  credentialTtlMs: number;
+  /** Seconds the SDK waits for one answer. */
+  apiTimeoutS: number;
+}
+
+export interface ProcessorDeps {
+  nylas: NylasClient;
+  queue: Queue<GrantJobData>;
+  ledger: Ledger;
+  ring: KeyRing;
+  log: Logger;
+  config: ProcessorConfig;
+  /** Called once when the API key is refused; the run must stop. */
+  onHalt(reason: string): Promise<void>;
+}
+
+/** A transient failure: BullMQ retries it after the backoff. Its message is already scrubbed. */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+}
+
+function requestSettings(d: GrantJobData, s: MailboxSecrets): Record<string, unknown> {
+  const settings: Record<string, unknown> = { imap_username: s.imapUsername, imap_password: s.imapPassword };
+  if (d.imapHost) settings.imap_host = d.imapHost;
+  if (d.imapPort) settings.imap_port = d.imapPort;
+  if (d.smtpHost) settings.smtp_host = d.smtpHost;
+  if (d.smtpPort) settings.smtp_port = d.smtpPort;
+  if (s.smtpUsername) settings.smtp_username = s.smtpUsername;
+  if (s.smtpPassword !== undefined) settings.smtp_password = s.smtpPassword;
+  return settings;
+}
+
+export function makeProcessor(deps: ProcessorDeps) {
+  const { nylas, queue, ledger, ring, log, config } = deps;
+  let consecutive429 = 0;
+
+  const base = (job: Job<GrantJobData>) => ({
+    line: job.data.line,
+    email: job.data.email,
+    ...(job.data.imapHost ? { imap_host: job.data.imapHost } : {}),
+    ...(job.data.warnings?.length ? { warnings: job.data.warnings.join('; ') } : {}),
+  });
+
+  /** Drops the sealed credentials, keeping what the dead-letter report needs. */
+  const scrub = async (job: Job<GrantJobData>) => {
+    if (job.data.sealed === undefined) return;
+    const { sealed: _dropped, ...rest } = job.data;
+    await job.updateData(rest as GrantJobData);
+  };
+
+  const finalFailure = async (job: Job<GrantJobData>, failure: Failure, attempts: number, secrets?: MailboxSecrets): Promise<never> => {
+    const record: OutcomeRecord = {
+      outcome: failure.type === 'expired' ? 'expired' : 'dead_lettered',
+      ...base(job),
+      error_type: failure.type,
+      ...(failure.httpStatus !== undefined ? { http_status: failure.httpStatus } : {}),
+      message: clip(failure.message),
+      attempts,
+      ...(failure.requestId ? { request_id: failure.requestId } : {}),
+      ...(secrets ? { password_fingerprint: passwordFingerprint(ring, secrets.imapPassword) } : {}),
+      finished_at: new Date().toISOString(),
+    };
+    await ledger.recordOutcome(job.id!, record);
+    await scrub(job);
+    log.warn(
+      { event: 'job:dead-lettered', email: job.data.email, line: job.data.line, attempt: attempts, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
+      `${job.data.email}: dead-lettered (${failure.type})`,
+    );
+    throw new UnrecoverableError(`${failure.type}: ${clip(failure.message)}`);
+  };
+
+  return async function processGrantJob(job: Job<GrantJobData>): Promise<void> {
+    const attempt = job.attemptsMade + 1;
+    if (await ledger.outcomeOf(job.id!)) {
+      await scrub(job);
+      return;
+    }
+    if (Date.now() - job.timestamp > config.credentialTtlMs) {
+      const hours = Math.round(config.credentialTtlMs / 3_600_000);
+      const record: OutcomeRecord = {
+        outcome: 'expired',
+        ...base(job),
+        error_type: 'expired',
+        message: `credentials waited longer than --credential-ttl (${hours} h) and were purged unused`,
+        attempts: job.attemptsMade,
+        finished_at: new Date().toISOString(),
+      };
+      await ledger.recordOutcome(job.id!, record);
+      await scrub(job);
+      log.warn({ event: 'job:expired', email: job.data.email, line: job.data.line }, `${job.data.email}: credentials expired unused`);
+      return;
+    }
+
+    let secrets: MailboxSecrets;
+    try {
+      secrets = openSecrets(ring, job.data.sealed, sealBinding(queue.name, job.id!));
+    } catch (e) {
+      if (!(e instanceof CredentialsUnreadableError)) throw e;
+      return finalFailure(job, { type: 'credentials_unreadable', message: e.message }, attempt);
+    }
+
+    try {
+      const res = await nylas.auth.customAuthentication({
+        requestBody: { provider: 'imap', settings: requestSettings(job.data, secrets) } as never,
+        overrides: { timeout: config.apiTimeoutS },
+      });
+      consecutive429 = 0;
+      const g = res.data;
+      const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
+      await ledger.recordOutcome(job.id!, {
+        outcome: 'granted',
+        ...base(job),
+        grant_id: g.id,
+        grant_status: g.grantStatus ?? 'valid',
+        grant_action: job.data.grantId && job.data.grantId === g.id ? 'reauthenticated' : action,
+        attempts: attempt,
+        request_id: res.requestId,
+        finished_at: new Date().toISOString(),
+      });
+      log.info(
+        { event: 'job:granted', email: job.data.email, line: job.data.line, attempt, grant_id: g.id, request_id: res.requestId },
+        `${job.data.email}: granted`,
+      );
+    } catch (err) {
+      const failure = classifyApiError(err);
+      failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
+      switch (RETRY_POLICY[failure.type]) {
+        case 'retry': {
+          if (attempt >= config.maxAttempts) return finalFailure(job, failure, attempt, secrets);
+          log.info(
+            { event: 'job:retry-scheduled', email: job.data.email, line: job.data.line, attempt, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
+            `${job.data.email}: ${failure.type}, will retry`,
+          );
+          throw new RetryableError(`${failure.type}: ${clip(failure.message)}`);
+        }
+        case 'pause_all': {
+          consecutive429++;
+          const ms = rateLimitPauseMs(failure.retryAfterMs, consecutive429, config.backoffMs);
+          await queue.rateLimit(ms);
+          log.warn(
+            { event: 'queue:rate-limited', email: job.data.email, line: job.data.line, attempt, pause_ms: ms, retry_after: failure.retryAfterMs !== undefined, request_id: failure.requestId },
+            `429 from Nylas: every worker pauses ${ms} ms`,
+          );
+          throw new RateLimitError();
+        }
+        case 'halt_run': {
+          await deps.onHalt(
+            `the Nylas API refused the API key (${failure.httpStatus} ${failure.apiType ?? ''}${failure.requestId ? `, request ${failure.requestId}` : ''}); check NYLAS_API_KEY`,
+          );
+          throw new RateLimitError();
+        }
+        case 'dead_letter':
+          return finalFailure(job, failure, attempt, secrets);
+      }
+    }
+  };
+}

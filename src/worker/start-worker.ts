@@ -1,0 +1,90 @@
+import { Worker, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { backoffDelayMs } from '../core/backoff.js';
+import { clip } from '../core/redact.js';
+import type { KeyRing } from '../crypto/key-ring.js';
+import type { Logger } from '../log.js';
+import type { NylasClient } from '../nylas/sdk.js';
+import { PREFIX, type GrantJobData } from '../queue/job.js';
+import type { Ledger } from '../queue/ledger.js';
+import { makeProcessor, type ProcessorConfig } from './process-job.js';
+
+export interface WorkerConfig extends ProcessorConfig {
+  concurrency: number;
+  /** Custom-auth calls per second across every worker of the queue. */
+  rate: number;
+}
+
+export interface StartWorkerDeps {
+  connection: Redis;
+  queue: Queue<GrantJobData>;
+  ledger: Ledger;
+  nylas: NylasClient;
+  ring: KeyRing;
+  log: Logger;
+  config: WorkerConfig;
+}
+
+/**
+ * A BullMQ worker for one queue. The limiter is `max 1 per 1000/rate ms`:
+ * BullMQ counts job starts in fixed windows, and one start per slot is the
+ * only way to keep every sliding second under the rate. It is the same
+ * limiter on every process, because it lives in Redis.
+ */
+export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJobData>; halted: Promise<string> } {
+  const { queue, ledger, log, config } = deps;
+  let haltResolve!: (reason: string) => void;
+  const halted = new Promise<string>((r) => (haltResolve = r));
+  let haltedOnce = false;
+
+  const onHalt = async (reason: string) => {
+    if (haltedOnce) return;
+    haltedOnce = true;
+    await ledger.setMeta({ halt: reason });
+    await queue.pause();
+    log.error({ event: 'run:halted' }, reason);
+    haltResolve(reason);
+  };
+
+  const processor = makeProcessor({ ...deps, onHalt });
+  const worker = new Worker<GrantJobData>(queue.name, processor, {
+    connection: deps.connection,
+    prefix: PREFIX,
+    concurrency: config.concurrency,
+    limiter: { max: 1, duration: Math.max(1, Math.ceil(1000 / config.rate)) },
+    // Credentials leave Redis with the job: completed jobs are removed, failed
+    // ones were scrubbed by the processor before it threw.
+    removeOnComplete: { count: 0 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+    // A job held by a killed worker comes back; allow a few such returns before giving up on it.
+    maxStalledCount: 5,
+    settings: {
+      backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade, config.backoffMs),
+    },
+  });
+  worker.on('error', (err) => log.warn({ event: 'worker:error', err: clip(err.message) }, 'worker error'));
+
+  // A job can fail without the processor deciding it (stalled too often):
+  // such a row still needs exactly one outcome, and no credentials left behind.
+  worker.on('failed', (job, err) => {
+    if (!job || !job.id || job.data.sealed === undefined) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled|UnrecoverableError/i.test(`${err.name} ${err.message}`)) return;
+    void (async () => {
+      if (await ledger.outcomeOf(job.id!)) return;
+      await ledger.recordOutcome(job.id!, {
+        outcome: 'dead_lettered',
+        line: job.data.line,
+        email: job.data.email,
+        ...(job.data.imapHost ? { imap_host: job.data.imapHost } : {}),
+        error_type: 'provider_not_responding',
+        message: clip(`job failed outside the processor: ${err.message}`),
+        attempts: job.attemptsMade,
+        finished_at: new Date().toISOString(),
+      });
+      const { sealed: _dropped, ...rest } = job.data;
+      await job.updateData(rest as GrantJobData);
+    })().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not record a failed job'));
+  });
+
+  return { worker, halted };
+}
