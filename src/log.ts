@@ -40,5 +40,6 @@ export function createLogger(level = 'info', destination: NodeJS.WritableStream 
   if ((destination as NodeJS.WriteStream).isTTY) {
     return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' }));
   }
-  return pino(options, pino.destination({ dest: destination === process.stderr ? 2 : 1, sync: true }));
+  if (destination === process.stderr) return pino(options, pino.destination({ dest: 2, sync: true }));
+  return pino(options, destination);
 }

@@ -11,6 +11,9 @@ import type { CommandContext } from './context.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { runCommand } from './commands/run.js';
 import { demoCommand } from './commands/demo.js';
+import { importCommand } from './commands/import.js';
+import { workCommand } from './commands/work.js';
+import { reportCommand } from './commands/report.js';
 
 /** Errors whose message says it all: printed without a stack trace, exit 1. */
 const KNOWN_FATAL = new Set([
@@ -57,7 +60,7 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [runCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, importCommand, workCommand, reportCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);

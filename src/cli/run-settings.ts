@@ -1,4 +1,4 @@
-import { resolveSettings, type SettingName } from '../config/settings.js';
+import { resolveSettings, type SettingName, type SettingValue } from '../config/settings.js';
 import type { RowDefaults } from '../core/validate-row.js';
 import { ephemeralKeyRing, loadKeyRing, requireKeyRing, type KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
@@ -10,18 +10,17 @@ export const WORKER_SETTINGS = ['concurrency', 'rate', 'maxAttempts', 'backoff',
 export const ROW_DEFAULT_SETTINGS = ['imapHost', 'imapPort', 'smtpHost', 'smtpPort'] as const satisfies readonly SettingName[];
 export const KEY_SETTINGS = ['key'] as const satisfies readonly SettingName[];
 
-export function rowDefaults(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): RowDefaults {
-  return resolveSettings(ROW_DEFAULT_SETTINGS, opts, env);
+export function rowDefaults(s: { [K in (typeof ROW_DEFAULT_SETTINGS)[number]]?: SettingValue<K> }): RowDefaults {
+  return { imapHost: s.imapHost, imapPort: s.imapPort, smtpHost: s.smtpHost, smtpPort: s.smtpPort };
 }
 
-export function workerConfig(opts: Record<string, unknown>, env: NodeJS.ProcessEnv): WorkerConfig {
-  const s = resolveSettings([...WORKER_SETTINGS, 'apiTimeout'], opts, env);
+export function workerConfig(s: { [K in (typeof WORKER_SETTINGS)[number] | 'apiTimeout']: SettingValue<K> }): WorkerConfig {
   return {
     concurrency: s.concurrency,
     rate: s.rate,
     maxAttempts: s.maxAttempts,
     backoffMs: s.backoff,
-    credentialTtlMs: s.credentialTtl * 3_600_000,
+    credentialTtlMs: s.credentialTtl,
     apiTimeoutS: s.apiTimeout,
   };
 }

@@ -12,9 +12,9 @@ export interface SettingSpec<T> {
   arg?: string;
   env?: string;
   description: string;
-  /** Shown in --help and the README; `undefined` means "none". */
-  default?: T;
-  schema: z.ZodType<T>;
+  /** The raw default, parsed like any other input; `undefined` means "none". */
+  default?: string | number;
+  schema: z.ZodType<T, unknown>;
   /** Masked in --help and config echo (API key, encryption key). */
   secret?: boolean;
 }
@@ -27,6 +27,14 @@ const intIn = (min: number, max: number) =>
 const hostname = z
   .string()
   .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$|^\[?[0-9a-fA-F:.]+\]?$/, 'expected a host name or IP address');
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** `90s`, `15m`, `12h`, `7d` → milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+[smhd]$/, 'expected a duration such as 90s, 15m, 12h or 7d')
+  .transform((v) => Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1) as keyof typeof UNIT_MS])
+  .refine((ms) => ms >= 1000, 'expected at least 1s');
 
 const spec = <T>(s: SettingSpec<T>) => s;
 
@@ -144,11 +152,11 @@ export const SETTINGS = {
   }),
   credentialTtl: spec({
     flag: '--credential-ttl',
-    arg: '<hours>',
-    env: 'IMAP_GRANTS_CREDENTIAL_TTL_HOURS',
-    description: 'hours an unprocessed credential may wait in Redis before it is purged and the row reported as expired',
-    default: 168,
-    schema: intIn(1, 24 * 365),
+    arg: '<duration>',
+    env: 'IMAP_GRANTS_CREDENTIAL_TTL',
+    description: 'how long an unprocessed credential may wait in Redis before it is purged and its row reported as expired (e.g. 7d, 12h, 90m)',
+    default: '7d',
+    schema: duration,
   }),
   logLevel: spec({
     flag: '--log-level',

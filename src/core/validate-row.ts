@@ -20,14 +20,20 @@ const IPV6 = /^\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?$/;
 export const isValidEmail = (s: string) => s.length <= 254 && EMAIL.test(s);
 export const isValidHost = (s: string) => IPV4.test(s) || IPV6.test(s) || (HOSTNAME.test(s) && !/^\d+(\.\d+)*$/.test(s));
 
-/** Shows a value in a message without letting a huge cell flood it. */
+/** Shows an email in a message without letting a huge cell flood it. */
 const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}...` : s);
+
+/**
+ * Other cells are described, never echoed: when columns are shifted, a host
+ * or port cell may hold a password, and reasons end up in logs and reports.
+ */
+const describe = (s: string) => `a value of ${s.length} character${s.length === 1 ? '' : 's'} (not shown)`;
 
 function parsePort(raw: string | undefined, field: Field): { ok: true; value?: number } | { ok: false; reason: string } {
   const s = raw?.trim() ?? '';
   if (s === '') return { ok: true };
   if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
-    return { ok: false, reason: `${field}: expected an integer from 1 to 65535, got ${show(s)}` };
+    return { ok: false, reason: `${field}: expected an integer from 1 to 65535, got ${describe(s)}` };
   }
   return { ok: true, value: Number(s) };
 }
@@ -55,7 +61,7 @@ export function validateRow(fields: Partial<Record<Field, string>>, line: number
   ] as const) {
     const host = (fields[hostField] ?? '').trim() || defaults[hostKey];
     if (host !== undefined && host !== '') {
-      if (!isValidHost(host)) return reject(`${hostField}: expected a host name or IP address, got ${show(host)}`);
+      if (!isValidHost(host)) return reject(`${hostField}: expected a host name or IP address, got ${describe(host)}`);
       settings[hostKey] = host;
     }
     const port = parsePort(fields[portField], portField);

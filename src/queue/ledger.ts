@@ -123,6 +123,11 @@ export class Ledger {
     await m.exec();
   }
 
+  /** Marks the start of a run once, whichever process gets there first. */
+  async markStarted(at = Date.now()): Promise<void> {
+    await this.redis.hsetnx(this.keys.meta, 'startedAt', at);
+  }
+
   async setMeta(fields: Record<string, string | number>): Promise<void> {
     await this.redis.hset(this.keys.meta, fields);
   }

@@ -509,9 +509,9 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
     }
     if (!path.startsWith('/v3/')) throw new HttpError(404, 'not_found_error', `No route ${method} ${path}.`);
 
+    stats.requests++;
     const body = method === 'GET' || method === 'DELETE' ? {} : await readParams(req);
     requireKey(req, path === '/v3/connect/token' ? body : undefined);
-    stats.requests++;
     if (!limiter.tryTake(Date.now())) {
       stats.rateLimited++;
       throw new HttpError(429, 'nylas_rate_limit_exceeded', 'Too many requests, please try again shortly.');

@@ -104,12 +104,11 @@ export function makeProcessor(deps: ProcessorDeps) {
       return;
     }
     if (Date.now() - job.timestamp > config.credentialTtlMs) {
-      const hours = Math.round(config.credentialTtlMs / 3_600_000);
       const record: OutcomeRecord = {
         outcome: 'expired',
         ...base(job),
         error_type: 'expired',
-        message: `credentials waited longer than --credential-ttl (${hours} h) and were purged unused`,
+        message: `credentials waited longer than --credential-ttl (${Math.round(config.credentialTtlMs / 1000)} s) and were purged unused`,
         attempts: job.attemptsMade,
         finished_at: new Date().toISOString(),
       };

@@ -42,7 +42,7 @@ Examples:
     )
     .action(async (csv: string, opts: Record<string, unknown>) => {
       const env = process.env;
-      const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS], opts, env, ['apiKey']);
+      const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
       const log = createLogger(base.logLevel);
       warnIfShared(csv, log);
       const summary = await runPipeline({
@@ -52,8 +52,8 @@ Examples:
         redisUrl: base.redisUrl,
         apiKey: base.apiKey,
         apiUri: base.apiUri,
-        worker: workerConfig(opts, env),
-        defaults: rowDefaults(opts, env),
+        worker: workerConfig(base),
+        defaults: rowDefaults(base),
         ring: keyRingFor(opts, env, { command: 'run', allowEphemeral: true, log }),
         log,
         reset: opts.reset === true,

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { resolveSettings } from '../../config/settings.js';
+import { createLogger } from '../../log.js';
+import { writeReports } from '../../reports/write-reports.js';
+import { openRun, unfinishedJobs } from '../../run/run-context.js';
+import type { CommandContext } from '../context.js';
+import { addSettings } from '../options.js';
+import { exitCodeFor, formatSummary } from '../print-summary.js';
+import { CONNECTION_SETTINGS } from '../run-settings.js';
+
+export function reportCommand(ctx: CommandContext): Command {
+  const cmd = new Command('report')
+    .description('write grants.csv, dead-letter.csv, rejected.csv and summary.json for a queue')
+    .requiredOption('--out <dir>', 'directory for the reports');
+  addSettings(cmd, [...CONNECTION_SETTINGS]);
+  return cmd
+    .addHelpText('after', `\nExit codes as for run. Safe to call while a run is in progress: it reports what is final so far.\n\nExample:\n  $ imap-grants report --queue batch-7 --out reports/`)
+    .action(async (opts: Record<string, unknown>) => {
+      const s = resolveSettings(CONNECTION_SETTINGS, opts, process.env);
+      const log = createLogger(s.logLevel);
+      const h = await openRun(s.redisUrl, s.queue, log);
+      try {
+        const summary = await writeReports(h.ledger, String(opts.out));
+        const pending = await unfinishedJobs(h.queue);
+        ctx.out.write(formatSummary(summary));
+        if (pending > 0) ctx.out.write(`Still in progress: ${pending} job(s) have not reached a final state.\n`);
+        ctx.setExitCode(exitCodeFor(summary));
+      } finally {
+        await h.close();
+      }
+    });
+}

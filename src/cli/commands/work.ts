@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, Option } from 'commander';
+import { resolveSettings } from '../../config/settings.js';
+import { createLogger } from '../../log.js';
+import { createNylasClient } from '../../nylas/sdk.js';
+import { createRedis } from '../../queue/redis.js';
+import { openRun, unfinishedJobs } from '../../run/run-context.js';
+import { ensureImapConnector } from '../../worker/ensure-connector.js';
+import { startGrantWorker } from '../../worker/start-worker.js';
+import type { CommandContext } from '../context.js';
+import { EXIT, FatalError } from '../exit.js';
+import { addSettings } from '../options.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, WORKER_SETTINGS, keyRingFor, workerConfig } from '../run-settings.js';
+
+export function workCommand(ctx: CommandContext): Command {
+  const cmd = new Command('work')
+    .description('process the jobs of a queue (run any number of these, on any number of machines)')
+    .option('--until-drained', 'exit once the import is done and every job has reached a final state')
+    .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long jobs in flight may take to finish').default('30'));
+  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...KEY_SETTINGS]);
+  return cmd
+    .addHelpText(
+      'after',
+      `
+On SIGTERM a worker stops taking jobs, lets those in flight finish within --grace-period, and exits 0;
+a second SIGTERM exits at once (interrupted jobs are picked up again by other workers).
+
+Examples:
+  $ IMAP_GRANTS_KEY=... NYLAS_API_KEY=... imap-grants work --queue batch-7
+  $ imap-grants work --queue batch-7 --until-drained --concurrency 50 --rate 40`,
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const env = process.env;
+      const s = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS], opts, env, ['apiKey']);
+      const grace = Number(opts.gracePeriod);
+      if (!Number.isFinite(grace) || grace < 0) throw new FatalError(`--grace-period: expected a number of seconds ≥ 0, got "${String(opts.gracePeriod)}"`);
+      const log = createLogger(s.logLevel);
+      const ring = keyRingFor(opts, env, { command: 'work', allowEphemeral: false });
+      const config = workerConfig(s);
+      const h = await openRun(s.redisUrl, s.queue, log);
+      const connection = createRedis(s.redisUrl);
+      try {
+        const nylas = createNylasClient({ apiKey: s.apiKey, apiUri: s.apiUri, timeout: s.apiTimeout });
+        await ensureImapConnector(nylas, log);
+        const { worker, halted } = startGrantWorker({ connection, queue: h.queue, ledger: h.ledger, nylas, ring, log, config });
+        log.info({ event: 'worker:started', queue: s.queue, concurrency: config.concurrency, rate: config.rate }, 'worker started');
+        let haltReason: string | undefined;
+        void halted.then((r) => (haltReason = r));
+
+        const drained = async () => {
+          for (;;) {
+            if (haltReason || ctx.shutdown.aborted) return;
+            const c = await h.ledger.counts();
+            if (c.halt) return void (haltReason = c.halt);
+            if (c.importDone && (await unfinishedJobs(h.queue)) === 0) return;
+            await sleep(1000);
+          }
+        };
+        await Promise.race([opts.untilDrained ? drained() : ctx.untilShutdown(), halted]);
+
+        const closing = worker.close();
+        const timedOut = await Promise.race([closing.then(() => false), sleep(grace * 1000).then(() => true)]);
+        if (timedOut) {
+          log.warn({ event: 'worker:forced-close', grace_s: grace }, 'jobs still in flight after the grace period; they will be picked up again');
+          await worker.close(true);
+        }
+        log.info({ event: 'worker:stopped' }, 'worker stopped');
+        if (haltReason) throw new FatalError(haltReason);
+        ctx.setExitCode(EXIT.ok);
+      } finally {
+        connection.disconnect();
+        await h.close();
+      }
+    });
+}
