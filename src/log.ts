@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+
+const require = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -38,6 +40,8 @@ export const REDACT_PATHS = [
 export function createLogger(level = 'info', destination: NodeJS.WritableStream = process.stderr): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: undefined };
   if ((destination as NodeJS.WriteStream).isTTY) {
+    // Loaded only for terminals: cron and containers never pay for it.
+    const pretty = require('pino-pretty') as typeof import('pino-pretty');
     return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' }));
   }
   if (destination === process.stderr) return pino(options, pino.destination({ dest: 2, sync: true }));

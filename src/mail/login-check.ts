@@ -1,5 +1,3 @@
-import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { classifyLoginFailure, type LoginErrorFacts, type LoginFailure } from '../core/classify-login-failure.js';
 
 /** Where and how to log in. Ports decide TLS: 993 and 465 are implicit TLS. */
@@ -48,6 +46,8 @@ function facts(protocol: 'imap' | 'smtp', err: unknown): LoginErrorFacts {
 
 /** Logs in to IMAP and out again (imapflow `verifyOnly`). Never throws. */
 export async function checkImapLogin(target: LoginTarget, opts: LoginCheckOptions): Promise<LoginResult> {
+  // Loaded on first use, so a server that only starts stays quick to start.
+  const { ImapFlow } = await import('imapflow');
   const phase = Math.max(500, Math.floor(opts.timeoutMs * 0.8));
   const client = new ImapFlow({
     host: target.host,
@@ -79,6 +79,7 @@ export async function checkImapLogin(target: LoginTarget, opts: LoginCheckOption
 
 /** Logs in to SMTP (nodemailer `verify`). Never throws. */
 export async function checkSmtpLogin(target: LoginTarget, opts: LoginCheckOptions): Promise<LoginResult> {
+  const { default: nodemailer } = await import('nodemailer');
   const phase = Math.max(500, Math.floor(opts.timeoutMs * 0.8));
   const transport = nodemailer.createTransport({
     host: target.host,

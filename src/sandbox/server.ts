@@ -2,49 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
 import { AuthFailureTracker } from '../core/auth-failure-tracker.js';
-import { pickFault, seededRandom, type FaultKind, type FaultShare } from '../core/fault-mix.js';
+import { pickFault, seededRandom, type FaultKind } from '../core/fault-mix.js';
 import { SlidingWindow } from '../core/sliding-window.js';
 import { checkImapLogin, checkSmtpLogin, type LoginResult } from '../mail/login-check.js';
 import { GrantStore, grantToWire, type GrantListQuery } from './grant-store.js';
 import { renderHostedAuthForm } from './hosted-auth-page.js';
+import { SANDBOX_DEFAULTS, type SandboxOptions } from './options.js';
 
-export interface SandboxOptions {
-  port: number;
-  host: string;
-  apiKey: string;
-  /** Requests per second per application (sliding window). Nylas allows 50. */
-  rate: number;
-  /** Fixed delay added to every API answer. */
-  latencyMs: number;
-  faults: FaultShare[];
-  seed: number;
-  /** Deadline for one IMAP or SMTP login before answering 504. */
-  providerTimeoutMs: number;
-  /** Failed logins per email before `auth_limit_reached`, and their window. */
-  authLimitMax: number;
-  authLimitWindowMs: number;
-  /** Custom auth answers 400 until an IMAP connector exists, as we assume Nylas does. */
-  requireConnector: boolean;
-  /** Verify mail servers' TLS certificates. */
-  rejectUnauthorized: boolean;
-  logger?: Logger;
-}
-
-export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'apiKey'> = {
-  port: 4100,
-  host: '127.0.0.1',
-  rate: 50,
-  latencyMs: 0,
-  faults: [],
-  seed: 1,
-  providerTimeoutMs: 10_000,
-  authLimitMax: 3,
-  authLimitWindowMs: 15 * 60 * 1000,
-  requireConnector: true,
-  rejectUnauthorized: true,
-};
+export { SANDBOX_DEFAULTS, type SandboxOptions };
 
 export interface SandboxStats {
   requests: number;

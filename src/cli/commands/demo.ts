@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { DEMO_MAILBOXES } from '../../demo/demo-mailboxes.js';
 import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
-import { DEMO_MAILBOXES, startDemoMailServers } from '../../demo/mail-servers.js';
-import { createLogger } from '../../log.js';
-import { runPipeline } from '../../run/run-pipeline.js';
-import { startSandbox } from '../../sandbox/server.js';
 import { ephemeralKeyRing } from '../../crypto/key-ring.js';
 import type { CommandContext } from '../context.js';
 import { addSettings } from '../options.js';
@@ -37,6 +34,11 @@ export function demoCommand(ctx: CommandContext): Command {
     .option('--out <dir>', 'where the sample CSV and the reports go', 'demo-out');
   addSettings(cmd, ['redisUrl', 'logLevel']);
   return cmd.action(async (opts: Record<string, unknown>) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { startDemoMailServers } = await import('../../demo/mail-servers.js');
+      const { createLogger } = await import('../../log.js');
+      const { runPipeline } = await import('../../run/run-pipeline.js');
+      const { startSandbox } = await import('../../sandbox/server.js');
     const s = resolveSettings(['redisUrl', 'logLevel'], opts, process.env);
     const log = createLogger(s.logLevel);
     const out = resolve(String(opts.out));

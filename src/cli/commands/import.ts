@@ -1,8 +1,5 @@
 import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
-import { createLogger } from '../../log.js';
-import { importCsv } from '../../queue/import-csv.js';
-import { openRun } from '../../run/run-context.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit.js';
 import { addSettings } from '../options.js';
@@ -28,6 +25,10 @@ Examples:
   $ imap-grants report --queue batch-7 --out reports/`,
     )
     .action(async (csv: string, opts: Record<string, unknown>) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { createLogger } = await import('../../log.js');
+      const { importCsv } = await import('../../queue/import-csv.js');
+      const { openRun } = await import('../../run/run-context.js');
       const env = process.env;
       const s = resolveSettings([...CONNECTION_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env);
       const log = createLogger(s.logLevel);

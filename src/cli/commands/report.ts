@@ -1,8 +1,5 @@
 import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
-import { createLogger } from '../../log.js';
-import { writeReports } from '../../reports/write-reports.js';
-import { openRun, unfinishedJobs } from '../../run/run-context.js';
 import type { CommandContext } from '../context.js';
 import { addSettings } from '../options.js';
 import { exitCodeFor, formatSummary } from '../print-summary.js';
@@ -16,6 +13,10 @@ export function reportCommand(ctx: CommandContext): Command {
   return cmd
     .addHelpText('after', `\nExit codes as for run. Safe to call while a run is in progress: it reports what is final so far.\n\nExample:\n  $ imap-grants report --queue batch-7 --out reports/`)
     .action(async (opts: Record<string, unknown>) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { createLogger } = await import('../../log.js');
+      const { writeReports } = await import('../../reports/write-reports.js');
+      const { openRun, unfinishedJobs } = await import('../../run/run-context.js');
       const s = resolveSettings(CONNECTION_SETTINGS, opts, process.env);
       const log = createLogger(s.logLevel);
       const h = await openRun(s.redisUrl, s.queue, log);

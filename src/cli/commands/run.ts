@@ -1,8 +1,6 @@
 import { statSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
-import { createLogger } from '../../log.js';
-import { runPipeline } from '../../run/run-pipeline.js';
 import type { CommandContext } from '../context.js';
 import { addSettings } from '../options.js';
 import { exitCodeFor, formatSummary } from '../print-summary.js';
@@ -41,6 +39,9 @@ Examples:
   $ imap-grants run mailboxes.csv --out out/ --queue tenant-a --api-uri https://api.eu.nylas.com`,
     )
     .action(async (csv: string, opts: Record<string, unknown>) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { createLogger } = await import('../../log.js');
+      const { runPipeline } = await import('../../run/run-pipeline.js');
       const env = process.env;
       const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
       const log = createLogger(base.logLevel);

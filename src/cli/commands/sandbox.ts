@@ -1,8 +1,6 @@
+import { SANDBOX_DEFAULTS } from '../../sandbox/options.js';
 import { Command, Option } from 'commander';
 import { parseFaultMix, FAULT_KINDS } from '../../core/fault-mix.js';
-import { startDemoMailServers } from '../../demo/mail-servers.js';
-import { createLogger } from '../../log.js';
-import { SANDBOX_DEFAULTS, startSandbox } from '../../sandbox/server.js';
 import { EXIT, FatalError } from '../exit.js';
 import type { CommandContext } from '../context.js';
 
@@ -43,6 +41,10 @@ Admin endpoints (Bearer key required):
   POST /__sandbox/reset                    forget all grants and connectors`,
     )
     .action(async (o) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { startDemoMailServers } = await import('../../demo/mail-servers.js');
+      const { createLogger } = await import('../../log.js');
+      const { startSandbox } = await import('../../sandbox/server.js');
       const log = createLogger(process.env.LOG_LEVEL ?? 'info');
       const faults = parseFaultMix(o.faults);
       if (!faults.ok) throw new FatalError(faults.error);

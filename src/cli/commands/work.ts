@@ -1,12 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
-import { createLogger } from '../../log.js';
-import { createNylasClient } from '../../nylas/sdk.js';
-import { createRedis } from '../../queue/redis.js';
-import { openRun, unfinishedJobs } from '../../run/run-context.js';
-import { ensureImapConnector } from '../../worker/ensure-connector.js';
-import { startGrantWorker } from '../../worker/start-worker.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, FatalError } from '../exit.js';
 import { addSettings } from '../options.js';
@@ -30,6 +24,13 @@ Examples:
   $ imap-grants work --queue batch-7 --until-drained --concurrency 50 --rate 40`,
     )
     .action(async (opts: Record<string, unknown>) => {
+      // Loaded when the command runs, so --help and other commands start fast.
+      const { createLogger } = await import('../../log.js');
+      const { createNylasClient } = await import('../../nylas/sdk.js');
+      const { createRedis } = await import('../../queue/redis.js');
+      const { openRun, unfinishedJobs } = await import('../../run/run-context.js');
+      const { ensureImapConnector } = await import('../../worker/ensure-connector.js');
+      const { startGrantWorker } = await import('../../worker/start-worker.js');
       const env = process.env;
       const s = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS], opts, env, ['apiKey']);
       const grace = Number(opts.gracePeriod);
