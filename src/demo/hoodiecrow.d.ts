@@ -10,6 +10,7 @@ declare module 'hoodiecrow-imap' {
     server: Server;
     listen(port: number, host?: string, cb?: () => void): void;
     close(cb?: () => void): void;
+    setMaxListeners(n: number): void;
   }
   export default function hoodiecrow(options?: HoodiecrowOptions): HoodiecrowServer;
 }

@@ -38,6 +38,8 @@ export async function startDemoMailServers(
   // AUTH=PLAIN makes imapflow send credentials base64-encoded; hoodiecrow's LOGIN
   // parser mangles quoted and UTF-8 passwords.
   const imap = hoodiecrow({ users, plugins: ['AUTH-PLAIN'] });
+  // hoodiecrow adds a listener per connection; many concurrent logins are normal here.
+  imap.setMaxListeners(0);
   const dropImap = trackSockets(imap.server);
   await new Promise<void>((resolve, reject) => {
     imap.server.once('error', reject);
