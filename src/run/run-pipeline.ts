@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { maskSecret } from '../config/settings.js';
 import type { RowDefaults } from '../core/validate-row.js';
 import type { KeyRing } from '../crypto/key-ring.js';
 import { UnreadableCsvError } from '../csv/read-rows.js';
@@ -85,6 +86,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
     await resetRun(h);
     await h.ledger.setMeta({ startedAt: Date.now() });
 
+    o.log.info(
+      { event: 'run:started', queue: o.queueName, api_uri: o.apiUri, api_key_hint: maskSecret(o.apiKey), concurrency: o.worker.concurrency, rate: o.worker.rate, encryption_key_id: o.ring.current.id },
+      'run started',
+    );
     const nylas = createNylasClient({ apiKey: o.apiKey, apiUri: o.apiUri, timeout: o.worker.apiTimeoutS });
     await ensureImapConnector(nylas, o.log);
 

@@ -71,6 +71,13 @@ describe('imap-grants run exit codes', () => {
     expect(sandbox.stats.requests - before).toBeLessThanOrEqual(3);
   });
 
+  it('shows the API key only as its last 4 characters in --help', async () => {
+    const r = await runCli(['run', '--help'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(`NYLAS_API_KEY = ****${TEST_API_KEY.slice(-4)}`);
+    expect(r.stdout).not.toContain(TEST_API_KEY);
+  });
+
   it('1 with a message naming the setting for bad config', async () => {
     const r = await runCli(['run', 'x.csv', '--out', join(dir, 'cfg'), '--rate', 'fast', '--api-uri', 'https://api.us.nylas.com/'], env());
     expect(r.code).toBe(1);
@@ -155,5 +162,24 @@ describe('split run: import, work, report', () => {
 
     const dump = await dumpRedis(redis, `imap-grants:${queue}:*`);
     expect(leaks(dump.text, Object.values(mailboxes))).toEqual([]);
+  });
+
+  it('purges credentials nobody processed within the TTL and reports their rows as expired', async () => {
+    const queue = uniqueQueue('ttl');
+    const key = newKey();
+    const csv = await writeCsv(dir, [HEADER, row(emails[9]!), row(emails[10]!)], 'ttl.csv');
+    expect((await runCli(['import', csv, '--queue', queue], env({ IMAP_GRANTS_KEY: key }))).code).toBe(0);
+    expect(await redis.llen(`imap-grants:${queue}:wait`)).toBe(2);
+    await new Promise((r) => setTimeout(r, 1_200));
+
+    const out = join(dir, 'ttl-out');
+    const report = await runCli(['report', '--queue', queue, '--out', out, '--credential-ttl', '1s'], env());
+    expect(report.code).toBe(2);
+    expect(report.stdout).toMatch(/Expired:\s+2/);
+    const dead = await readReport(join(out, 'dead-letter.csv'));
+    expect(dead.map((d) => d.error_type)).toEqual(['expired', 'expired']);
+    expect(await redis.llen(`imap-grants:${queue}:wait`)).toBe(0);
+    const dump = await dumpRedis(redis, `imap-grants:${queue}:*`);
+    expect(dump.text).not.toContain('"sealed"');
   });
 });

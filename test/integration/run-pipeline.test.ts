@@ -176,4 +176,34 @@ describe('run', () => {
     expect(r.dead[0]).toMatchObject({ error_type: 'expired', email: emails[21] });
     expect(sandbox.stats.customAuth.calls).toBe(before);
   });
+
+  it('holds no password in Redis while the run is in progress, including retried rows', async () => {
+    const faults = parseFaultMix('504:0.3');
+    if (!faults.ok) throw new Error(faults.error);
+    const { sandbox: slow } = await sandboxWithClient({ rate: 10_000, latencyMs: 150, faults: faults.value, seed: 5 });
+    try {
+      const queueName = uniqueQueue('scan');
+      const picked = emails.slice(62, 64);
+      const rows = [...picked.map((e) => row(e)), row(emails[0]!, 'wrong-during-scan'), ['bad-row', '', 'rejected-secret', '', '']];
+      const running = run(rows, { queueName, worker: { concurrency: 1, rate: 5, maxAttempts: 6, backoffMs: 50, credentialTtlMs: 3_600_000, apiTimeoutS: 2 } }, slow);
+      const secrets = [...picked.map((e) => mailboxes[e]!), 'wrong-during-scan', 'rejected-secret', TEST_API_KEY];
+      let scans = 0;
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 5; i++) {
+        const dump = await dumpRedis(redis, `imap-grants:${queueName}:*`);
+        if (dump.text.includes('"sealed"')) scans++; // credentials were in Redis, sealed
+        expect(leaks(dump.text, secrets)).toEqual([]);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      expect(scans).toBeGreaterThan(0);
+      const r = await running;
+      expect(r.summary).toMatchObject({ granted: 2, dead_lettered: 1, rejected: 1 });
+      // The seeded mix made some calls fail with 504 and be retried while the scans ran.
+      expect(slow.stats.faults['504'] ?? 0).toBeGreaterThan(0);
+      expect(leaks((await dumpRedis(redis, `imap-grants:${queueName}:*`)).text, secrets)).toEqual([]);
+      expect(leaks(r.logs(), secrets)).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  });
 });

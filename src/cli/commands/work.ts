@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { resolveSettings } from '../../config/settings.js';
+import { maskSecret, resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, FatalError } from '../exit.js';
 import { addSettings } from '../options.js';
@@ -31,6 +31,7 @@ Examples:
       const { openRun, unfinishedJobs } = await import('../../run/run-context.js');
       const { ensureImapConnector } = await import('../../worker/ensure-connector.js');
       const { startGrantWorker } = await import('../../worker/start-worker.js');
+      const { purgeExpiredCredentials } = await import('../../queue/purge-expired.js');
       const env = process.env;
       const s = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS], opts, env, ['apiKey']);
       const grace = Number(opts.gracePeriod);
@@ -44,7 +45,15 @@ Examples:
         const nylas = createNylasClient({ apiKey: s.apiKey, apiUri: s.apiUri, timeout: s.apiTimeout });
         await ensureImapConnector(nylas, log);
         const { worker, halted } = startGrantWorker({ connection, queue: h.queue, ledger: h.ledger, nylas, ring, log, config });
-        log.info({ event: 'worker:started', queue: s.queue, concurrency: config.concurrency, rate: config.rate }, 'worker started');
+        log.info(
+          { event: 'worker:started', queue: s.queue, concurrency: config.concurrency, rate: config.rate, api_uri: s.apiUri, api_key_hint: maskSecret(s.apiKey), encryption_key_id: ring.current.id },
+          'worker started',
+        );
+        // Credentials nobody will process in time are purged, at start and then periodically.
+        const sweep = () => purgeExpiredCredentials(h.queue, h.ledger, config.credentialTtlMs, log).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'purge failed'));
+        await sweep();
+        const sweeper = setInterval(sweep, Math.min(config.credentialTtlMs / 10, 10 * 60_000));
+        sweeper.unref();
         let haltReason: string | undefined;
         void halted.then((r) => (haltReason = r));
 
@@ -59,6 +68,7 @@ Examples:
         };
         await Promise.race([opts.untilDrained ? drained() : ctx.untilShutdown(), halted]);
 
+        clearInterval(sweeper);
         const closing = worker.close();
         const timedOut = await Promise.race([closing.then(() => false), sleep(grace * 1000).then(() => true)]);
         if (timedOut) {
