@@ -44,11 +44,32 @@ function facts(protocol: 'imap' | 'smtp', err: unknown): LoginErrorFacts {
   };
 }
 
+/**
+ * One login attempt under an overall deadline: the clients' own timeouts do
+ * not bound every phase (imapflow's socket timeout is 5 minutes).
+ */
+async function attemptLogin(protocol: 'imap' | 'smtp', connect: () => Promise<unknown>, close: () => void, timeoutMs: number): Promise<LoginResult> {
+  try {
+    await withDeadline(connect(), timeoutMs, close);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, failure: classifyLoginFailure(facts(protocol, err)) };
+  } finally {
+    try {
+      close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Connect and greeting get most of the deadline; the rest is for the login itself. */
+const phaseTimeout = (opts: LoginCheckOptions) => Math.max(500, Math.floor(opts.timeoutMs * 0.8));
+
 /** Logs in to IMAP and out again (imapflow `verifyOnly`). Never throws. */
 export async function checkImapLogin(target: LoginTarget, opts: LoginCheckOptions): Promise<LoginResult> {
   // Loaded on first use, so a server that only starts stays quick to start.
   const { ImapFlow } = await import('imapflow');
-  const phase = Math.max(500, Math.floor(opts.timeoutMs * 0.8));
   const client = new ImapFlow({
     host: target.host,
     port: target.port,
@@ -57,48 +78,29 @@ export async function checkImapLogin(target: LoginTarget, opts: LoginCheckOption
     logger: false,
     verifyOnly: true,
     disableAutoIdle: true,
-    connectionTimeout: phase,
-    greetingTimeout: phase,
+    connectionTimeout: phaseTimeout(opts),
+    greetingTimeout: phaseTimeout(opts),
     socketTimeout: opts.timeoutMs,
     tls: { rejectUnauthorized: opts.rejectUnauthorized ?? true },
   });
   client.on('error', () => {});
-  try {
-    await withDeadline(client.connect(), opts.timeoutMs, () => client.close());
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, failure: classifyLoginFailure(facts('imap', err)) };
-  } finally {
-    try {
-      client.close();
-    } catch {
-      // already closed
-    }
-  }
+  return attemptLogin('imap', () => client.connect(), () => client.close(), opts.timeoutMs);
 }
 
 /** Logs in to SMTP (nodemailer `verify`). Never throws. */
 export async function checkSmtpLogin(target: LoginTarget, opts: LoginCheckOptions): Promise<LoginResult> {
   const { default: nodemailer } = await import('nodemailer');
-  const phase = Math.max(500, Math.floor(opts.timeoutMs * 0.8));
   const transport = nodemailer.createTransport({
     host: target.host,
     port: target.port,
     secure: target.port === 465,
     auth: { user: target.username, pass: target.password },
-    connectionTimeout: phase,
-    greetingTimeout: phase,
+    connectionTimeout: phaseTimeout(opts),
+    greetingTimeout: phaseTimeout(opts),
     socketTimeout: opts.timeoutMs,
     tls: { rejectUnauthorized: opts.rejectUnauthorized ?? true },
     logger: false,
     debug: false,
   });
-  try {
-    await withDeadline(transport.verify(), opts.timeoutMs, () => transport.close());
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, failure: classifyLoginFailure(facts('smtp', err)) };
-  } finally {
-    transport.close();
-  }
+  return attemptLogin('smtp', () => transport.verify(), () => transport.close(), opts.timeoutMs);
 }
