@@ -14,6 +14,7 @@ import { demoCommand } from './commands/demo.js';
 import { importCommand } from './commands/import.js';
 import { workCommand } from './commands/work.js';
 import { reportCommand } from './commands/report.js';
+import { reconcileCommand } from './commands/reconcile.js';
 
 /** Errors whose message says it all: printed without a stack trace, exit 1. */
 const KNOWN_FATAL = new Set([
@@ -21,6 +22,7 @@ const KNOWN_FATAL = new Set([
   'KeyError',
   'RedisUnavailableError',
   'RunRefusedError',
+  'RunLockedError',
   'UnreadableCsvError',
 ]);
 
@@ -60,7 +62,7 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [runCommand, importCommand, workCommand, reportCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import type { PlanAction, PlannedRow } from '../core/reconcile-plan.js';
 import { validateRow, type RowDefaults } from '../core/validate-row.js';
 import { sealSecrets } from '../crypto/credential-box.js';
 import type { KeyRing } from '../crypto/key-ring.js';
@@ -25,6 +26,24 @@ export interface ImportOptions {
   lowWater?: number;
   signal?: AbortSignal;
   onBatch?: (progress: ImportProgress) => void;
+  /**
+   * Reconciliation: decides per row whether it needs an API call at all. A
+   * `skip` is recorded as granted (unchanged) without a job.
+   */
+  plan?: (row: AcceptedRow) => PlannedRow;
+  /** Called once for every row read, with what happens to it (plan.csv). */
+  onRow?: (entry: RowPlan) => Promise<void>;
+  /** Plan only: validate, detect duplicates and call `onRow`, but enqueue and record nothing. */
+  dryRun?: boolean;
+}
+
+export interface RowPlan {
+  line: number;
+  email: string;
+  action: PlanAction | 'reject' | 'already_queued';
+  grant_id?: string;
+  grant_status?: string;
+  reason?: string;
 }
 
 export interface ImportProgress {
@@ -78,13 +97,33 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
       if (claim !== '') {
         const [by, line] = claim.split(':');
         if (by === importId) rejected.push({ line: row.line, email: row.email, reason: `email: duplicate of line ${line}` });
-        else already++;
+        else {
+          already++;
+          await o.onRow?.({ line: row.line, email: row.email, action: 'already_queued' });
+        }
         continue;
       }
       counted++;
+      const planned = o.plan?.(row) ?? { action: 'create' as const };
+      await o.onRow?.({ line: row.line, email: row.email, action: planned.action, grant_id: planned.grantId, grant_status: planned.grantStatus });
       if (row.warnings.length > 0) {
         progress.warnings++;
         o.log.warn({ line: row.line, email: row.email, warnings: row.warnings }, 'import:row-warning');
+      }
+      if (o.dryRun) continue;
+      if (planned.action === 'skip') {
+        await o.ledger.recordOutcome(jobId, {
+          outcome: 'granted',
+          line: row.line,
+          email: row.email,
+          ...(row.settings.imapHost ? { imap_host: row.settings.imapHost } : {}),
+          grant_id: planned.grantId,
+          grant_status: planned.grantStatus ?? 'valid',
+          grant_action: 'unchanged',
+          attempts: 0,
+          finished_at: new Date().toISOString(),
+        });
+        continue;
       }
       const data: GrantJobData = {
         v: 1,
@@ -93,6 +132,7 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
         ...row.settings,
         sealed: sealSecrets(o.ring, row.secrets, sealBinding(o.queue.name, jobId)),
         ...(row.warnings.length > 0 ? { warnings: row.warnings } : {}),
+        ...(planned.grantId ? { grantId: planned.grantId } : {}),
       };
       jobs.push({ name: JOB_NAME, data, opts: { jobId, ...JOB_OPTIONS } });
     }
@@ -103,7 +143,7 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     progress.accepted += counted;
     progress.alreadyQueued += already;
     await flushRejected();
-    await o.ledger.addImported({ rows: 0, accepted: counted, alreadyQueued: already });
+    if (!o.dryRun) await o.ledger.addImported({ rows: 0, accepted: counted, alreadyQueued: already });
   };
 
   const flushRejected = async () => {
@@ -111,8 +151,11 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     const rows = rejected;
     rejected = [];
     progress.rejected += rows.length;
-    for (const r of rows) o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
-    await o.ledger.recordRejected(rows);
+    for (const r of rows) {
+      o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
+      await o.onRow?.({ line: r.line, email: r.email, action: 'reject', reason: r.reason });
+    }
+    if (!o.dryRun) await o.ledger.recordRejected(rows);
   };
 
   let rowsSinceReport = 0;
@@ -129,13 +172,13 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     }
     if (pending.length >= batchSize || rejected.length >= batchSize) {
       await flush();
-      await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+      if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
       rowsSinceReport = 0;
       o.onBatch?.({ ...progress });
     }
   }
   await flush();
-  await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+  if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
   o.onBatch?.({ ...progress });
   return progress;
 }

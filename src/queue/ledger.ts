@@ -16,8 +16,8 @@ export interface OutcomeRecord {
   imap_host?: string;
   grant_id?: string;
   grant_status?: string;
-  /** `created` for a new grant, `reauthenticated` for an existing one. */
-  grant_action?: 'created' | 'reauthenticated';
+  /** `created` for a new grant, `reauthenticated` for an existing one, `unchanged` when reconciliation found it valid. */
+  grant_action?: 'created' | 'reauthenticated' | 'unchanged';
   error_type?: string;
   http_status?: number;
   message?: string;

@@ -1,9 +1,6 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { stringify, type Stringifier } from 'csv-stringify';
-import { neutraliseCell } from '../core/neutralise-cell.js';
+import { CsvFile } from './csv-file.js';
 import type { Ledger, LedgerCounts } from '../queue/ledger.js';
 
 export const GRANT_COLUMNS = ['line', 'email', 'grant_id', 'grant_status', 'grant_action', 'imap_host', 'attempts', 'request_id', 'warnings', 'finished_at'] as const;
@@ -33,6 +30,8 @@ export interface RunSummary {
   granted: number;
   created: number;
   reauthenticated: number;
+  /** Reconciliation only: valid grants left alone, without an API call. */
+  unchanged: number;
   dead_lettered: number;
   expired: number;
   rejected: number;
@@ -41,33 +40,6 @@ export interface RunSummary {
   halted?: string;
   import_error?: string;
   reports: { grants: string; dead_letter: string; rejected: string; summary: string };
-}
-
-/** A CSV file only its owner can read, fed row by row (never built in memory). */
-class CsvFile {
-  private readonly file: WriteStream;
-  private readonly csv: Stringifier;
-
-  constructor(
-    readonly path: string,
-    columns: readonly string[],
-  ) {
-    this.file = createWriteStream(path, { mode: 0o600 });
-    this.csv = stringify({ header: true, columns: [...columns], cast: { boolean: (b) => String(b) } });
-    this.csv.pipe(this.file);
-  }
-
-  async write(record: Record<string, unknown>): Promise<void> {
-    const safe: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(record)) safe[k] = neutraliseCell(v);
-    if (!this.csv.write(safe)) await once(this.csv, 'drain');
-  }
-
-  async close(): Promise<void> {
-    this.csv.end();
-    await once(this.file, 'close');
-    await chmod(this.path, 0o600); // the file may have existed with a wider mode
-  }
 }
 
 /**
@@ -87,10 +59,12 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
   const rejected = new CsvFile(paths.rejected, REJECTED_COLUMNS);
   let created = 0;
   let reauthenticated = 0;
+  let unchanged = 0;
   const byType: Record<string, number> = {};
   for await (const r of ledger.outcomes()) {
     if (r.outcome === 'granted') {
       if (r.grant_action === 'reauthenticated') reauthenticated++;
+      else if (r.grant_action === 'unchanged') unchanged++;
       else created++;
       await grants.write(r as unknown as Record<string, unknown>);
     } else {
@@ -114,6 +88,7 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
     granted: c.granted,
     created,
     reauthenticated,
+    unchanged,
     dead_lettered: c.dead_lettered,
     expired: c.expired,
     rejected: c.rejected,

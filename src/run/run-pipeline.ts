@@ -5,7 +5,8 @@ import type { KeyRing } from '../crypto/key-ring.js';
 import { UnreadableCsvError } from '../csv/read-rows.js';
 import type { Logger } from '../log.js';
 import { createNylasClient } from '../nylas/sdk.js';
-import { importCsv } from '../queue/import-csv.js';
+import { importCsv, type ImportOptions } from '../queue/import-csv.js';
+import { acquireRunLock } from '../queue/run-lock.js';
 import { createRedis } from '../queue/redis.js';
 import { writeReports, type RunSummary } from '../reports/write-reports.js';
 import { ensureImapConnector } from '../worker/ensure-connector.js';
@@ -28,6 +29,13 @@ export interface RunPipelineOptions {
   signal?: AbortSignal;
   /** Progress callback, about once a second. */
   onProgress?: (p: RunProgress) => void;
+  /** Reconciliation: per-row plan and plan.csv feed (see `importCsv`). */
+  plan?: ImportOptions['plan'];
+  onRow?: ImportOptions['onRow'];
+  /** Who holds the queue's lock, for the message a second run gets. */
+  lockLabel?: string;
+  /** The caller already holds the queue's lock (reconcile takes it before listing grants). */
+  lockHeld?: boolean;
 }
 
 export interface RunProgress {
@@ -76,7 +84,9 @@ async function waitForOutcomes(h: RunHandles, o: RunPipelineOptions, halted: Pro
 export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
   const h = await openRun(o.redisUrl, o.queueName, o.log);
   const workerConnection = createRedis(o.redisUrl);
+  let lock: { release(): Promise<void> } | undefined;
   try {
+    if (!o.lockHeld) lock = await acquireRunLock(h.redis, o.queueName, o.lockLabel ?? 'run');
     const pending = await unfinishedJobs(h.queue);
     if (pending > 0 && !o.reset) {
       throw new RunRefusedError(
@@ -112,6 +122,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
           defaults: o.defaults,
           log: o.log,
           signal: o.signal,
+          plan: o.plan,
+          onRow: o.onRow,
           onBatch: (p) => o.onProgress?.({ ...p, granted: 0, deadLettered: 0, expired: 0, importDone: false }),
         });
       } catch (e) {
@@ -128,6 +140,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
     }
     return await writeReports(h.ledger, o.outDir);
   } finally {
+    await lock?.release().catch(() => undefined);
     workerConnection.disconnect();
     await h.close();
   }
