@@ -15,6 +15,7 @@ import { importCommand } from './commands/import.js';
 import { workCommand } from './commands/work.js';
 import { reportCommand } from './commands/report.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { checkCommand } from './commands/check.js';
 
 /** Errors whose message says it all: printed without a stack trace, exit 1. */
 const KNOWN_FATAL = new Set([
@@ -62,7 +63,7 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, checkCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);

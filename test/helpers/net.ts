@@ -11,19 +11,30 @@ export async function closedPort(): Promise<number> {
 }
 
 /** A server that accepts connections and never says a word (no greeting). */
-export async function silentServer(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+export async function silentServer(host = '127.0.0.1', port = 0): Promise<{ port: number; connections: () => number; maxOpen: () => number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let count = 0;
+  let maxOpen = 0;
+  const live = new Set<net.Socket>();
   const s = net.createServer((sock) => {
     count++;
     sockets.add(sock);
+    live.add(sock);
+    // A connection counts until its FIN arrives. Counted after this poll phase: a FIN and a
+    // new connection that arrive together may be dispatched in either order.
+    setImmediate(() => (maxOpen = Math.max(maxOpen, live.size)));
+    sock.on('end', () => live.delete(sock));
     sock.on('error', () => {});
-    sock.on('close', () => sockets.delete(sock));
+    sock.on('close', () => {
+      live.delete(sock);
+      sockets.delete(sock);
+    });
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => s.listen(port, host, () => r()));
   return {
     port: (s.address() as AddressInfo).port,
     connections: () => count,
+    maxOpen: () => maxOpen,
     close: async () => {
       for (const sock of sockets) sock.destroy();
       await new Promise<void>((r) => s.close(() => r()));
@@ -32,7 +43,7 @@ export async function silentServer(): Promise<{ port: number; connections: () =>
 }
 
 /** A fake IMAP server that greets and answers every login with the given tagged line. */
-export async function scriptedImapServer(loginReply: (tag: string) => string): Promise<{ port: number; close(): Promise<void> }> {
+export async function scriptedImapServer(loginReply: (tag: string) => string, host = '127.0.0.1', port = 0): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const s = net.createServer((sock) => {
     sockets.add(sock);
@@ -56,7 +67,7 @@ export async function scriptedImapServer(loginReply: (tag: string) => string): P
       }
     });
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => s.listen(port, host, () => r()));
   return {
     port: (s.address() as AddressInfo).port,
     close: async () => {

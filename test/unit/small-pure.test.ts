@@ -119,3 +119,28 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings(['apiKey'], { apiKey: '' }, {})).toThrow(/got \*\*\*\*/);
   });
 });
+
+describe('KeyedSemaphore', () => {
+  it('lets `limit` holders in per key, and the next in order when one leaves', async () => {
+    const { KeyedSemaphore } = await import('../../src/core/keyed-semaphore.js');
+    const s = new KeyedSemaphore(2);
+    const order: string[] = [];
+    const a = await s.acquire('h');
+    const b = await s.acquire('h');
+    const other = await s.acquire('g');
+    const c = s.acquire('h').then((r) => (order.push('c'), r));
+    const d = s.acquire('h').then((r) => (order.push('d'), r));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual([]);
+    expect(s.inUse('h')).toBe(2);
+    a();
+    a(); // releasing twice frees one slot only
+    await c;
+    expect(order).toEqual(['c']);
+    b();
+    await d;
+    expect(order).toEqual(['c', 'd']);
+    other();
+    expect(s.inUse('g')).toBe(0);
+  });
+});
