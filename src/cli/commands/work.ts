@@ -1,17 +1,18 @@
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { maskSecret, resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, FatalError } from '../exit.js';
 import { addSettings } from '../options.js';
-import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, WORKER_SETTINGS, keyRingFor, workerConfig } from '../run-settings.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, rowDefaults, workerConfig } from '../run-settings.js';
 
 export function workCommand(ctx: CommandContext): Command {
   const cmd = new Command('work')
     .description('process the jobs of a queue (run any number of these, on any number of machines)')
     .option('--until-drained', 'exit once the import is done and every job has reached a final state')
     .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long jobs in flight may take to finish').default('30'));
-  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...KEY_SETTINGS]);
+  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
   return cmd
     .addHelpText(
       'after',
@@ -32,8 +33,10 @@ Examples:
       const { ensureImapConnector } = await import('../../worker/ensure-connector.js');
       const { startGrantWorker } = await import('../../worker/start-worker.js');
       const { purgeExpiredCredentials } = await import('../../queue/purge-expired.js');
+      const { startControlWorker } = await import('../../schedule/control-queue.js');
+      const { reconcile } = await import('../../run/reconcile.js');
       const env = process.env;
-      const s = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS], opts, env, ['apiKey']);
+      const s = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
       const grace = Number(opts.gracePeriod);
       if (!Number.isFinite(grace) || grace < 0) throw new FatalError(`--grace-period: expected a number of seconds ≥ 0, got "${String(opts.gracePeriod)}"`);
       const log = createLogger(s.logLevel);
@@ -57,6 +60,32 @@ Examples:
         let haltReason: string | undefined;
         void halted.then((r) => (haltReason = r));
 
+        // A long-running worker also performs the queue's scheduled reconciliations.
+        const controlConnection = opts.untilDrained ? undefined : createRedis(s.redisUrl);
+        const control = controlConnection
+          ? startControlWorker(controlConnection, s.queue, async (job) => {
+              const outDir = join(job.data.outDir, new Date().toISOString().replace(/[:.]/g, '-'));
+              log.info({ event: 'schedule:fired', queue: s.queue, out: outDir }, 'scheduled reconciliation started');
+              const result = await reconcile({
+                csvPath: job.data.csvPath,
+                outDir,
+                queueName: s.queue,
+                redisUrl: s.redisUrl,
+                apiKey: s.apiKey,
+                apiUri: s.apiUri,
+                worker: config,
+                defaults: rowDefaults(s),
+                ring,
+                log,
+                dryRun: false,
+                deleteOrphans: job.data.deleteOrphans,
+                signal: ctx.shutdown,
+              });
+              log.info({ event: 'schedule:done', queue: s.queue, out: outDir, plan: result.plan, orphans: result.orphans, granted: result.summary?.granted, dead_lettered: result.summary?.dead_lettered }, 'scheduled reconciliation finished');
+            })
+          : undefined;
+        control?.on('failed', (_job, err) => log.error({ event: 'schedule:failed', err: err.message }, `scheduled reconciliation failed: ${err.message}`));
+
         const drained = async () => {
           for (;;) {
             if (haltReason || ctx.shutdown.aborted) return;
@@ -69,6 +98,8 @@ Examples:
         await Promise.race([opts.untilDrained ? drained() : ctx.untilShutdown(), halted]);
 
         clearInterval(sweeper);
+        await control?.close();
+        controlConnection?.disconnect();
         const closing = worker.close();
         const timedOut = await Promise.race([closing.then(() => false), sleep(grace * 1000).then(() => true)]);
         if (timedOut) {
