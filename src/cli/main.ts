@@ -17,6 +17,8 @@ import { reportCommand } from './commands/report.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { checkCommand } from './commands/check.js';
 import { scheduleCommand } from './commands/schedule.js';
+import { inviteCommand } from './commands/invite.js';
+import { callbackCommand } from './commands/callback.js';
 
 /** Errors whose message says it all: printed without a stack trace, exit 1. */
 const KNOWN_FATAL = new Set([
@@ -64,7 +66,7 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, scheduleCommand, checkCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, scheduleCommand, checkCommand, inviteCommand, callbackCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@ import { EXIT } from './exit.js';
 export function formatSummary(s: RunSummary): string {
   const lines = [
     `Rows read:       ${s.rows}`,
-    `Granted:         ${s.granted} (${s.created} new, ${s.reauthenticated} re-authenticated${s.unchanged ? `, ${s.unchanged} unchanged` : ''})`,
+    `Granted:         ${s.granted} (${s.created} new, ${s.reauthenticated} re-authenticated${s.unchanged ? `, ${s.unchanged} unchanged` : ''}${s.hosted_auth ? `, ${s.hosted_auth} through hosted auth` : ''})`,
     `Dead-lettered:   ${s.dead_lettered}${Object.keys(s.dead_letters_by_error_type).length ? ` (${Object.entries(s.dead_letters_by_error_type).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
     `Rejected rows:   ${s.rejected}`,
   ];

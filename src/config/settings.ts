@@ -73,6 +73,13 @@ export const SETTINGS = {
       .string()
       .regex(/^https?:\/\/[^/]+(\/.*[^/])?$/, 'expected an http(s) URL without a trailing slash, e.g. https://api.eu.nylas.com'),
   }),
+  clientId: spec({
+    flag: '--client-id',
+    arg: '<id>',
+    env: 'NYLAS_CLIENT_ID',
+    description: 'Nylas application client id, for hosted-auth invites',
+    schema: z.string().min(1, 'expected the application client id'),
+  }),
   apiTimeout: spec({
     flag: '--api-timeout',
     arg: '<seconds>',

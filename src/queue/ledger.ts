@@ -17,7 +17,7 @@ export interface OutcomeRecord {
   grant_id?: string;
   grant_status?: string;
   /** `created` for a new grant, `reauthenticated` for an existing one, `unchanged` when reconciliation found it valid. */
-  grant_action?: 'created' | 'reauthenticated' | 'unchanged';
+  grant_action?: 'created' | 'reauthenticated' | 'unchanged' | 'hosted_auth';
   error_type?: string;
   http_status?: number;
   message?: string;

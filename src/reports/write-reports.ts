@@ -32,6 +32,8 @@ export interface RunSummary {
   reauthenticated: number;
   /** Reconciliation only: valid grants left alone, without an API call. */
   unchanged: number;
+  /** Rows a person connected through a hosted-auth invite after their password failed. */
+  hosted_auth: number;
   dead_lettered: number;
   expired: number;
   rejected: number;
@@ -60,11 +62,13 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
   let created = 0;
   let reauthenticated = 0;
   let unchanged = 0;
+  let hostedAuth = 0;
   const byType: Record<string, number> = {};
   for await (const r of ledger.outcomes()) {
     if (r.outcome === 'granted') {
       if (r.grant_action === 'reauthenticated') reauthenticated++;
       else if (r.grant_action === 'unchanged') unchanged++;
+      else if (r.grant_action === 'hosted_auth') hostedAuth++;
       else created++;
       await grants.write(r as unknown as Record<string, unknown>);
     } else {
@@ -89,6 +93,7 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
     created,
     reauthenticated,
     unchanged,
+    hosted_auth: hostedAuth,
     dead_lettered: c.dead_lettered,
     expired: c.expired,
     rejected: c.rejected,

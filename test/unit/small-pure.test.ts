@@ -144,3 +144,26 @@ describe('KeyedSemaphore', () => {
     expect(s.inUse('g')).toBe(0);
   });
 });
+
+describe('signed invite state', () => {
+  it('verifies its own, refuses forged, stretched, malformed and expired ones', async () => {
+    const { signState, verifyState } = await import('../../src/core/signed-state.js');
+    const key = Buffer.alloc(32, 1);
+    const other = Buffer.alloc(32, 2);
+    const state = { email: 'a@x.io', line: 7, queue: 'q', exp: 10_000 };
+    const token = signState(state, key);
+    expect(token.length).toBeLessThan(256);
+    const [body, sig] = token.split('.');
+    const stretched = Buffer.from(JSON.stringify({ e: 'a@x.io', l: 7, q: 'q', x: 99_999 })).toString('base64url');
+    const cases: Array<[string, string, readonly Buffer[], number, unknown]> = [
+      ['valid', token, [key], 5_000, { ok: true, state }],
+      ['valid under a previous key', token, [other, key], 5_000, { ok: true, state }],
+      ['expired', token, [key], 10_001, { ok: false, reason: 'expired' }],
+      ['other key', token, [other], 5_000, { ok: false, reason: 'forged' }],
+      ['stretched expiry', `${stretched}.${sig}`, [key], 5_000, { ok: false, reason: 'forged' }],
+      ['no signature', body!, [key], 5_000, { ok: false, reason: 'malformed' }],
+      ['garbage', 'a.b.c', [key], 5_000, { ok: false, reason: 'malformed' }],
+    ];
+    for (const [name, t, keys, now, want] of cases) expect(verifyState(t, keys, now), name).toEqual(want);
+  });
+});
