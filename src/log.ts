@@ -42,7 +42,7 @@ export function createLogger(level = 'info', destination: NodeJS.WritableStream 
   if ((destination as NodeJS.WriteStream).isTTY) {
     // Loaded only for terminals: cron and containers never pay for it.
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
-    return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' }));
+    return pino(options, pretty({ destination: 2, colorize: true, singleLine: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' }));
   }
   if (destination === process.stderr) return pino(options, pino.destination({ dest: 2, sync: true }));
   return pino(options, destination);

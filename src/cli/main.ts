@@ -4,6 +4,7 @@
  * signals and exits. Commands return normally or throw; this file turns the
  * outcome into an exit code (see `exit.ts`).
  */
+import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/settings.js';
 import { EXIT, FatalError } from './exit.js';
@@ -19,16 +20,31 @@ import { checkCommand } from './commands/check.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { inviteCommand } from './commands/invite.js';
 import { callbackCommand } from './commands/callback.js';
+import { statusCommand } from './commands/status.js';
+import { dashboardCommand } from './commands/dashboard.js';
 
 /** Errors whose message says it all: printed without a stack trace, exit 1. */
 const KNOWN_FATAL = new Set([
   'ApiKeyRefusedError',
+  'ApiUnavailableError',
   'KeyError',
   'RedisUnavailableError',
   'RunRefusedError',
   'RunLockedError',
   'UnreadableCsvError',
 ]);
+
+// Settings may come from a .env file in the working directory (or IMAP_GRANTS_ENV_FILE);
+// variables already set in the environment win over it.
+const envFile = process.env.IMAP_GRANTS_ENV_FILE ?? '.env';
+if (existsSync(envFile)) {
+  try {
+    process.loadEnvFile(envFile);
+  } catch (e) {
+    process.stderr.write(`imap-grants: cannot read ${envFile}: ${(e as Error).message}\n`);
+    process.exit(EXIT.fatal);
+  }
+}
 
 const controller = new AbortController();
 let exitCode: number = EXIT.ok;
@@ -66,15 +82,20 @@ const program = new Command('imap-grants')
   .showHelpAfterError()
   .exitOverride();
 
-for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, scheduleCommand, checkCommand, inviteCommand, callbackCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
+for (const make of [runCommand, importCommand, workCommand, reportCommand, reconcileCommand, scheduleCommand, checkCommand, inviteCommand, callbackCommand, statusCommand, dashboardCommand, demoCommand, sandboxCommand]) program.addCommand(make(ctx));
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.fatal;
-  } else if (err instanceof ConfigError || err instanceof FatalError || (err instanceof Error && KNOWN_FATAL.has(err.name))) {
-    process.stderr.write(`imap-grants: ${err.message}\n`);
+  } else if (
+    err instanceof ConfigError ||
+    err instanceof FatalError ||
+    (err instanceof Error && KNOWN_FATAL.has(err.name)) ||
+    (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
+  ) {
+    process.stderr.write(`imap-grants: ${(err as Error).message}\n`);
     exitCode = EXIT.fatal;
   } else {
     process.stderr.write(`imap-grants: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

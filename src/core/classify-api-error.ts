@@ -28,7 +28,8 @@ export function classifyApiError(err: unknown): Failure {
       return make('provider_not_responding', 'no answer from the Nylas API before the SDK timeout');
     }
     if (err instanceof TypeError || /fetch failed|ECONNRESET|ECONNREFUSED|socket hang up|network/i.test(message)) {
-      const cause = (e.cause as { code?: string } | undefined)?.code;
+      const c = e.cause as { code?: string; message?: string } | undefined;
+      const cause = c?.code ?? c?.message;
       return make('provider_not_responding', `network error talking to the Nylas API${cause ? ` (${cause})` : ''}`);
     }
     if (/could not parse response/i.test(message)) {

@@ -48,15 +48,24 @@ export interface LedgerCounts {
   startedAt?: number;
 }
 
+/**
+ * Stored as `<outcome>|<error type>|<json>`. Counters per outcome and per
+ * error type move with the record, so a row written twice is counted once.
+ * ARGV: jobId, outcome, json, error type ('' for none), 10-second bucket.
+ */
 const RECORD_OUTCOME = `
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[4] .. '|' .. ARGV[3])
 if prev then
-  local old = string.match(prev, '^[^|]+')
-  if old == ARGV[2] then return 0 end
+  local old, olderr = string.match(prev, '^([^|]*)|([^|]*)|')
+  if old == ARGV[2] and olderr == ARGV[4] then return 0 end
   redis.call('HINCRBY', KEYS[2], old, -1)
+  if olderr ~= '' then redis.call('HINCRBY', KEYS[2], 'err:' .. olderr, -1) end
+else
+  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[2], 'err:' .. ARGV[4], 1) end
 return 1`;
 
 /** For each (jobId, line): '' if first seen in this import, else the earlier "<import>:<line>". */
@@ -72,13 +81,18 @@ for i = 2, #ARGV, 2 do
 end
 return out`;
 
+const BUCKET_S = 10;
+const bucketOf = (ms: number) => Math.floor(ms / 1000 / BUCKET_S);
+/** `<outcome>|<error type>|<json>` → the record. */
+const parseStored = (v: string) => JSON.parse(v.slice(v.indexOf('|', v.indexOf('|') + 1) + 1)) as OutcomeRecord;
+
 type LedgerRedis = Redis & {
-  igRecordOutcome(outcomes: string, meta: string, jobId: string, outcome: string, json: string): Promise<number>;
+  igRecordOutcome(outcomes: string, meta: string, finished: string, jobId: string, outcome: string, json: string, errorType: string, bucket: string): Promise<number>;
   igClaimRows(seen: string, importId: string, ...pairs: string[]): Promise<string[]>;
 };
 
 export class Ledger {
-  readonly keys: { outcomes: string; rejected: string; seen: string; meta: string };
+  readonly keys: { outcomes: string; rejected: string; seen: string; meta: string; finished: string; metrics: string };
   private readonly redis: LedgerRedis;
 
   constructor(
@@ -86,21 +100,58 @@ export class Ledger {
     readonly queue: string,
   ) {
     const base = `${PREFIX}:${queue}:ledger`;
-    this.keys = { outcomes: `${base}:outcomes`, rejected: `${base}:rejected`, seen: `${base}:seen`, meta: `${base}:meta` };
+    this.keys = {
+      outcomes: `${base}:outcomes`,
+      rejected: `${base}:rejected`,
+      seen: `${base}:seen`,
+      meta: `${base}:meta`,
+      finished: `${base}:finished`,
+      metrics: `${base}:metrics`,
+    };
     if (!('igRecordOutcome' in redis)) {
-      redis.defineCommand('igRecordOutcome', { numberOfKeys: 2, lua: RECORD_OUTCOME });
+      redis.defineCommand('igRecordOutcome', { numberOfKeys: 3, lua: RECORD_OUTCOME });
       redis.defineCommand('igClaimRows', { numberOfKeys: 1, lua: CLAIM_ROWS });
     }
     this.redis = redis as LedgerRedis;
   }
 
   async recordOutcome(jobId: string, record: OutcomeRecord): Promise<void> {
-    await this.redis.igRecordOutcome(this.keys.outcomes, this.keys.meta, jobId, record.outcome, JSON.stringify(record));
+    const errorType = record.outcome === 'granted' ? '' : (record.error_type ?? record.outcome);
+    await this.redis.igRecordOutcome(this.keys.outcomes, this.keys.meta, this.keys.finished, jobId, record.outcome, JSON.stringify(record), errorType, String(bucketOf(Date.now())));
   }
 
   async outcomeOf(jobId: string): Promise<OutcomeRecord | undefined> {
     const v = await this.redis.hget(this.keys.outcomes, jobId);
-    return v ? (JSON.parse(v.slice(v.indexOf('|') + 1)) as OutcomeRecord) : undefined;
+    return v ? parseStored(v) : undefined;
+  }
+
+  /** Rows that reached a final state in about the last `windowS` seconds (10-second buckets), per second. */
+  async finishRate(windowS = 60, now = Date.now()): Promise<number> {
+    const last = bucketOf(now);
+    const buckets = Array.from({ length: Math.ceil(windowS / BUCKET_S) }, (_, i) => String(last - i));
+    const values = await this.redis.hmget(this.keys.finished, ...buckets);
+    return values.reduce((a, v) => a + Number(v ?? 0), 0) / windowS;
+  }
+
+  /** Counters kept by workers: retries, 429s, API latency histogram. */
+  async bumpMetrics(fields: Record<string, number>): Promise<void> {
+    const m = this.redis.multi();
+    for (const [k, v] of Object.entries(fields)) m.hincrby(this.keys.metrics, k, v);
+    await m.exec();
+  }
+
+  async metrics(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.metrics);
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Final failures by error type, most frequent first. */
+  async errorTypes(): Promise<Array<[string, number]>> {
+    const m = await this.redis.hgetall(this.keys.meta);
+    return Object.entries(m)
+      .filter(([k, v]) => k.startsWith('err:') && Number(v) > 0)
+      .map(([k, v]) => [k.slice(4), Number(v)] as [string, number])
+      .sort((a, b) => b[1] - a[1]);
   }
 
   /** Claims rows for one import; returns, per row, the earlier claim ('' when new). */
@@ -157,8 +208,7 @@ export class Ledger {
       const [next, flat] = await this.redis.hscan(this.keys.outcomes, cursor, 'COUNT', 1000);
       cursor = next;
       for (let i = 1; i < flat.length; i += 2) {
-        const v = flat[i]!;
-        yield JSON.parse(v.slice(v.indexOf('|') + 1)) as OutcomeRecord;
+        yield parseStored(flat[i]!);
       }
     } while (cursor !== '0');
   }
@@ -173,6 +223,6 @@ export class Ledger {
   }
 
   async clear(): Promise<void> {
-    await this.redis.del(this.keys.outcomes, this.keys.rejected, this.keys.seen, this.keys.meta);
+    await this.redis.del(...Object.values(this.keys));
   }
 }

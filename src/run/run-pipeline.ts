@@ -12,6 +12,7 @@ import { writeReports, type RunSummary } from '../reports/write-reports.js';
 import { ensureImapConnector } from '../worker/ensure-connector.js';
 import { startGrantWorker, type WorkerConfig } from '../worker/start-worker.js';
 import { openRun, resetRun, unfinishedJobs, type RunHandles } from './run-context.js';
+import { readRunStatus, type RunStatus } from './run-status.js';
 
 export interface RunPipelineOptions {
   csvPath: string;
@@ -27,8 +28,8 @@ export interface RunPipelineOptions {
   /** Discard an unfinished earlier run in the same queue instead of refusing. */
   reset?: boolean;
   signal?: AbortSignal;
-  /** Progress callback, about once a second. */
-  onProgress?: (p: RunProgress) => void;
+  /** Called about once a second with where the run stands. */
+  onProgress?: (s: RunStatus) => void;
   /** Reconciliation: per-row plan and plan.csv feed (see `importCsv`). */
   plan?: ImportOptions['plan'];
   onRow?: ImportOptions['onRow'];
@@ -38,15 +39,6 @@ export interface RunPipelineOptions {
   lockHeld?: boolean;
 }
 
-export interface RunProgress {
-  rows: number;
-  accepted: number;
-  rejected: number;
-  granted: number;
-  deadLettered: number;
-  expired: number;
-  importDone: boolean;
-}
 
 export class RunRefusedError extends Error {
   override name = 'RunRefusedError';
@@ -59,7 +51,6 @@ async function waitForOutcomes(h: RunHandles, o: RunPipelineOptions, halted: Pro
   let drainedChecks = 0;
   for (;;) {
     const c = await h.ledger.counts();
-    o.onProgress?.({ rows: c.rows, accepted: c.accepted, rejected: c.rejected, granted: c.granted, deadLettered: c.dead_lettered, expired: c.expired, importDone: true });
     if (haltReason || c.halt || o.signal?.aborted) return;
     if (c.granted + c.dead_lettered + c.expired >= c.accepted) return;
     // Belt and braces: if BullMQ holds nothing more yet rows lack outcomes, say so rather than wait forever.
@@ -103,6 +94,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
     const nylas = createNylasClient({ apiKey: o.apiKey, apiUri: o.apiUri, timeout: o.worker.apiTimeoutS });
     await ensureImapConnector(nylas, o.log);
 
+    const progress = o.onProgress ? setInterval(() => void readRunStatus(h.queue, h.ledger).then(o.onProgress, () => undefined), 1000) : undefined;
     const { worker, halted } = startGrantWorker({
       connection: workerConnection,
       queue: h.queue,
@@ -124,7 +116,6 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
           signal: o.signal,
           plan: o.plan,
           onRow: o.onRow,
-          onBatch: (p) => o.onProgress?.({ ...p, granted: 0, deadLettered: 0, expired: 0, importDone: false }),
         });
       } catch (e) {
         const counts = await h.ledger.counts();
@@ -136,8 +127,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
       await h.ledger.setMeta({ importDone: 1 });
       await waitForOutcomes(h, o, halted);
     } finally {
+      clearInterval(progress);
       await worker.close();
     }
+    if (o.onProgress) o.onProgress(await readRunStatus(h.queue, h.ledger));
     return await writeReports(h.ledger, o.outDir);
   } finally {
     await lock?.release().catch(() => undefined);

@@ -13,6 +13,11 @@ export class ApiKeyRefusedError extends Error {
   }
 }
 
+/** The API could not be reached, or kept failing, while preparing the run. */
+export class ApiUnavailableError extends Error {
+  override name = 'ApiUnavailableError';
+}
+
 const statusOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
 
 /**
@@ -55,6 +60,6 @@ export async function ensureImapConnector(nylas: NylasClient, log: Logger): Prom
     if (e instanceof ApiKeyRefusedError) throw e;
     const failure = classifyApiError(e);
     if (failure.type === 'api_key_refused') throw new ApiKeyRefusedError(failure);
-    throw new Error(`cannot make sure the IMAP connector exists: ${failure.httpStatus ?? ''} ${failure.message}`.trim());
+    throw new ApiUnavailableError(`cannot reach the Nylas API to check the IMAP connector: ${failure.httpStatus ? `${failure.httpStatus} ` : ''}${failure.message}; check NYLAS_API_URI and the network`);
   });
 }

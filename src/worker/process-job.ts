@@ -14,6 +14,7 @@
 import { RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { rateLimitPauseMs } from '../core/backoff.js';
 import { classifyApiError, RETRY_POLICY } from '../core/classify-api-error.js';
+import { latencyFields } from '../core/latency-buckets.js';
 import { clip, redactText } from '../core/redact.js';
 import { CredentialsUnreadableError, openSecrets, passwordFingerprint } from '../crypto/credential-box.js';
 import type { KeyRing } from '../crypto/key-ring.js';
@@ -126,12 +127,15 @@ export function makeProcessor(deps: ProcessorDeps) {
       return finalFailure(job, { type: 'credentials_unreadable', message: e.message }, attempt);
     }
 
+    const started = Date.now();
+    const timed = () => ledger.bumpMetrics(latencyFields(Date.now() - started)).catch(() => undefined);
     try {
       const res = await nylas.auth.customAuthentication({
         requestBody: { provider: 'imap', settings: requestSettings(job.data, secrets) } as never,
         overrides: { timeout: config.apiTimeoutS },
       });
       consecutive429 = 0;
+      await timed();
       const g = res.data;
       const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
       await ledger.recordOutcome(job.id!, {
@@ -149,6 +153,7 @@ export function makeProcessor(deps: ProcessorDeps) {
         `${job.data.email}: granted`,
       );
     } catch (err) {
+      await timed();
       const failure = classifyApiError(err);
       failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
       switch (RETRY_POLICY[failure.type]) {
@@ -158,12 +163,14 @@ export function makeProcessor(deps: ProcessorDeps) {
             { event: 'job:retry-scheduled', email: job.data.email, line: job.data.line, attempt, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
             `${job.data.email}: ${failure.type}, will retry`,
           );
+          await ledger.bumpMetrics({ retries: 1 });
           throw new RetryableError(`${failure.type}: ${clip(failure.message)}`);
         }
         case 'pause_all': {
           consecutive429++;
           const ms = rateLimitPauseMs(failure.retryAfterMs, consecutive429, config.backoffMs);
           await queue.rateLimit(ms);
+          await ledger.bumpMetrics({ rate_limited: 1 });
           log.warn(
             { event: 'queue:rate-limited', email: job.data.email, line: job.data.line, attempt, pause_ms: ms, retry_after: failure.retryAfterMs !== undefined, request_id: failure.requestId },
             `429 from Nylas: every worker pauses ${ms} ms`,

@@ -24,7 +24,9 @@ export function runCommand(ctx: CommandContext): Command {
     .description('import a CSV, create a grant for every mailbox, and write the reports (one process; what cron runs)')
     .argument('<csv>', 'CSV of mailboxes (header required)')
     .requiredOption('--out <dir>', 'directory for grants.csv, dead-letter.csv, rejected.csv and summary.json')
-    .option('--reset', 'discard an unfinished earlier run in the same queue');
+    .option('--reset', 'discard an unfinished earlier run in the same queue')
+    .option('--progress-interval <seconds>', 'outside a terminal, print a progress line this often', '10')
+    .option('--no-progress', 'no progress bars or lines');
   addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
   return cmd
     .addHelpText(
@@ -42,10 +44,15 @@ Examples:
       // Loaded when the command runs, so --help and other commands start fast.
       const { createLogger } = await import('../../log.js');
       const { runPipeline } = await import('../../run/run-pipeline.js');
+      const { createProgressDisplay, estimateRows } = await import('../progress-display.js');
       const env = process.env;
       const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
-      const log = createLogger(base.logLevel);
+      const tty = process.stderr.isTTY === true && opts.progress !== false;
+      // Bars and per-row log lines would garble each other in a terminal: show warnings only,
+      // unless a level was asked for.
+      const log = createLogger(tty && opts.logLevel === undefined && !env.LOG_LEVEL ? 'warn' : base.logLevel);
       warnIfShared(csv, log);
+      const display = opts.progress === false ? undefined : createProgressDisplay(process.stderr, { intervalS: Number(opts.progressInterval) || 10, rowsEstimate: await estimateRows(csv) });
       const summary = await runPipeline({
         csvPath: csv,
         outDir: String(opts.out),
@@ -59,7 +66,8 @@ Examples:
         log,
         reset: opts.reset === true,
         signal: ctx.shutdown,
-      });
+        onProgress: display?.update,
+      }).finally(() => display?.stop());
       ctx.out.write(formatSummary(summary));
       ctx.setExitCode(exitCodeFor(summary));
     });
