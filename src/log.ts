@@ -36,9 +36,16 @@ export const REDACT_PATHS = [
   'requestBody.settings.smtp_password',
 ];
 
-/** JSON to stderr; human-readable when stderr is a terminal. */
-export function createLogger(level = 'info', destination: NodeJS.WritableStream = process.stderr): Logger {
+/**
+ * JSON to stderr; human-readable when stderr is a terminal (or when `pretty`
+ * is asked for, e.g. for lines printed above progress bars).
+ */
+export function createLogger(level = 'info', destination: NodeJS.WritableStream = process.stderr, opts: { pretty?: boolean } = {}): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: undefined };
+  if (opts.pretty) {
+    const pretty = require('pino-pretty') as typeof import('pino-pretty');
+    return pino(options, pretty({ destination, colorize: true, singleLine: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', sync: true }));
+  }
   if ((destination as NodeJS.WriteStream).isTTY) {
     // Loaded only for terminals: cron and containers never pay for it.
     const pretty = require('pino-pretty') as typeof import('pino-pretty');

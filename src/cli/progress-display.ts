@@ -1,9 +1,12 @@
+import { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { formatDuration, type RunStatus } from '../run/run-status.js';
 
 export interface ProgressDisplay {
   update(s: RunStatus): void;
   stop(): void;
+  /** Where log lines go so they print above the bars instead of through them (terminal only). */
+  logStream?: NodeJS.WritableStream;
 }
 
 const line = (s: RunStatus, rowsEstimate?: number) =>
@@ -37,6 +40,21 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { interv
     cliProgress.Presets.shades_classic,
   );
   const read = bars.create(opts.rowsEstimate ?? 1, 0, { label: 'import ', extra: '' });
+  // Each log line is cut to the terminal's width: a wrapped line would throw off the cursor
+  // arithmetic that redraws the bars, and a bar would be overwritten.
+  const fit = (line: string) => {
+    const width = stream.columns || 120;
+    // eslint-disable-next-line no-control-regex
+    const visible = line.replace(/\x1b\[[0-9;]*m/g, '');
+    return visible.length < width - 1 ? line : `${visible.slice(0, width - 3)}…`;
+  };
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const lines = chunk.toString('utf8').split('\n').filter((l) => l !== '');
+      bars.log(`${lines.map(fit).join('\n')}\n`);
+      done();
+    },
+  });
   const done = bars.create(1, 0, { label: 'grants ', extra: '' });
   return {
     update: (s) => {
@@ -48,6 +66,7 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { interv
       });
     },
     stop: () => bars.stop(),
+    logStream,
   };
 }
 

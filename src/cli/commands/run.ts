@@ -47,12 +47,13 @@ Examples:
       const { createProgressDisplay, estimateRows } = await import('../progress-display.js');
       const env = process.env;
       const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
-      const tty = process.stderr.isTTY === true && opts.progress !== false;
-      // Bars and per-row log lines would garble each other in a terminal: show warnings only,
-      // unless a level was asked for.
-      const log = createLogger(tty && opts.logLevel === undefined && !env.LOG_LEVEL ? 'warn' : base.logLevel);
-      warnIfShared(csv, log);
       const display = opts.progress === false ? undefined : createProgressDisplay(process.stderr, { intervalS: Number(opts.progressInterval) || 10, rowsEstimate: await estimateRows(csv) });
+      // In a terminal, log lines print above the bars. Per-row lines would drown the bars (the
+      // bars, status and the reports carry them), so the default there is errors only.
+      const log = display?.logStream
+        ? createLogger(opts.logLevel === undefined && !env.LOG_LEVEL ? 'error' : base.logLevel, display.logStream, { pretty: true })
+        : createLogger(base.logLevel);
+      warnIfShared(csv, log);
       const summary = await runPipeline({
         csvPath: csv,
         outDir: String(opts.out),
