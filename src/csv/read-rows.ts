@@ -24,14 +24,15 @@ async function sniff(path: string): Promise<void> {
     const buf = Buffer.alloc(8192);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const head = buf.subarray(0, bytesRead);
-    if (bytesRead === 0) throw new UnreadableCsvError(`${path}: the file is empty; expected a header row and at least one mailbox`);
+    if (bytesRead === 0) throw new UnreadableCsvError(`${path}: line 1: the file is empty; expected a header row and at least one mailbox`);
     if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
-      throw new UnreadableCsvError(`${path}: the file is UTF-16; save it as UTF-8 (CSV UTF-8 in Excel)`);
+      throw new UnreadableCsvError(`${path}: line 1: the file is UTF-16; save it as UTF-8 (CSV UTF-8 in Excel)`);
     }
     const nul = head.indexOf(0);
-    if (nul >= 0 && nul < 4096) {
-      const line = head.subarray(0, nul).toString('latin1').split('\n').length;
-      throw new UnreadableCsvError(`${path}: line ${line} holds a NUL byte; this looks like a binary file, not a CSV`);
+    if (nul >= 0) {
+      const before = head.subarray(0, nul).toString('latin1').split('\n');
+      const column = before.at(-1)!.split(',').length;
+      throw new UnreadableCsvError(`${path}: line ${before.length}, column ${column} holds a NUL byte; a CSV of mailboxes never does (a binary or corrupted file?)`);
     }
   } finally {
     await fh.close();
@@ -50,16 +51,20 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
     parse({
       bom: true,
       relax_column_count: true,
-      relax_quotes: false,
+      // A quote inside an unquoted field (pa"ss) is kept as it is: passwords have them.
+      relax_quotes: true,
       info: true,
       raw: true,
       skip_empty_lines: false,
       // Files edited on several systems mix line ends; accept each of them.
       record_delimiter: ['\r\n', '\n', '\r'],
-      max_record_size: MAX_FIELD_BYTES * 16,
+      // Large enough that an oversized field is rejected by its row, not fatal to the file.
+      max_record_size: 8 * 1024 * 1024,
     }),
   );
   let columns: ColumnMap | undefined;
+  let header: string[] = [];
+  let dataRows = 0;
   let line = 1;
   try {
     for await (const item of parser as AsyncIterable<{ record: string[]; raw: string }>) {
@@ -68,12 +73,14 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
       line += item.raw.match(/\r\n|\r|\n/g)?.length ?? 1;
       const record = item.record;
       if (!columns) {
-        const header = mapHeader(record.map((h) => h.trim()));
-        if (!header.ok) throw new UnreadableCsvError(`${path}: ${header.error}`);
-        columns = header.columns;
+        header = record.map((h) => h.trim());
+        const mapped = mapHeader(header);
+        if (!mapped.ok) throw new UnreadableCsvError(`${path}: ${mapped.error}`);
+        columns = mapped.columns;
         continue;
       }
       if (record.length === 1 && record[0]!.trim() === '') continue; // blank line
+      dataRows++;
       const emailCell = record[columns.index.email ?? -1]?.trim().slice(0, 254) ?? '';
       const tooBig = record.findIndex((cell) => Buffer.byteLength(cell) > MAX_FIELD_BYTES);
       if (tooBig >= 0) {
@@ -81,24 +88,26 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
         continue;
       }
       if (record.length !== columns.width && !(record.length > columns.width && record.slice(columns.width).every((c) => c === ''))) {
-        yield {
-          kind: 'malformed',
-          line: start,
-          email: emailCell,
-          reason: `row has ${record.length} fields but the header has ${columns.width}`,
-        };
+        const reason =
+          record.length < columns.width
+            ? `row has ${record.length} fields but the header has ${columns.width}: columns ${record.length + 1}-${columns.width} (${header.slice(record.length).map((h) => h || '?').join(', ')}) are missing`
+            : `row has ${record.length} fields but the header has ${columns.width}: column ${columns.width + 1} onwards has no header`;
+        yield { kind: 'malformed', line: start, email: emailCell, reason };
         continue;
       }
       yield { kind: 'fields', line: start, fields: pickFields(record, columns) };
     }
   } catch (err) {
     if (err instanceof UnreadableCsvError) throw err;
-    const e = err as { code?: string; message?: string; lines?: number };
-    // The parser cannot resume after a quoting error: everything from here on is unreadable.
+    const e = err as { code?: string; message?: string; column?: number | string };
+    const where = typeof e.column === 'number' ? `line ${line}, column ${e.column + 1}` : `line ${line}`;
+    // The parser cannot resume after such an error: everything from here on is unreadable.
     throw new UnreadableCsvError(
-      `${path}: line ${line}: ${e.code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is never closed' : (e.message ?? 'parse error').replace(/^Invalid \w+:\s*/, '')}; no row after line ${line - 1} was read`,
+      `${path}: ${where}: ${e.code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is never closed' : (e.message ?? 'parse error').replace(/^Invalid \w+:\s*/, '')}; no row after line ${line - 1} was read`,
     );
   }
-  if (!columns) throw new UnreadableCsvError(`${path}: the file has no header row`);
+  if (!columns) throw new UnreadableCsvError(`${path}: line 1: the file has no header row`);
+  // A header alone is a mistake, and for a reconciliation it would mean "no mailbox is wanted".
+  if (dataRows === 0) throw new UnreadableCsvError(`${path}: line 1: the file has a header row but no mailbox rows`);
   return { columns };
 }

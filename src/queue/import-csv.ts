@@ -159,23 +159,31 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
   };
 
   let rowsSinceReport = 0;
-  for await (const rec of readCsvRecords(o.path)) {
-    if (o.signal?.aborted) break;
-    progress.rows++;
-    rowsSinceReport++;
-    if (rec.kind === 'malformed') {
-      rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
-    } else {
-      const result = validateRow(rec.fields, rec.line, o.defaults);
-      if (result.ok) pending.push({ row: result.row, jobId: jobIdFor(result.row.email) });
-      else rejected.push(result.rejected);
+  try {
+    for await (const rec of readCsvRecords(o.path)) {
+      if (o.signal?.aborted) break;
+      progress.rows++;
+      rowsSinceReport++;
+      if (rec.kind === 'malformed') {
+        rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
+      } else {
+        const result = validateRow(rec.fields, rec.line, o.defaults);
+        if (result.ok) pending.push({ row: result.row, jobId: jobIdFor(result.row.email) });
+        else rejected.push(result.rejected);
+      }
+      if (pending.length >= batchSize || rejected.length >= batchSize) {
+        await flush();
+        if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+        rowsSinceReport = 0;
+        o.onBatch?.({ ...progress });
+      }
     }
-    if (pending.length >= batchSize || rejected.length >= batchSize) {
-      await flush();
-      if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
-      rowsSinceReport = 0;
-      o.onBatch?.({ ...progress });
-    }
+  } catch (e) {
+    // The rows read before an unreadable part are valid: queue and count them, so none is lost,
+    // then report the part that could not be read.
+    await flush();
+    if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+    throw e;
   }
   await flush();
   if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });

@@ -96,7 +96,7 @@ describe('imap-grants run exit codes', () => {
 describe('unreadable CSVs fail before anything is enqueued', () => {
   const cases: Array<{ name: string; content: Buffer | string; message: RegExp }> = [
     { name: 'empty file', content: '', message: /the file is empty/ },
-    { name: 'binary file', content: Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08, 0x00]), message: /line 1 holds a NUL byte; this looks like a binary file/ },
+    { name: 'binary file', content: Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08, 0x00]), message: /line 1, column 1 holds a NUL byte; a CSV of mailboxes never does/ },
     { name: 'UTF-16 file', content: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('email,password\n', 'utf16le')]), message: /UTF-16; save it as UTF-8/ },
     { name: 'no header', content: 'a@b.com,secret,imap.b.com\n', message: /no header row; line 1 looks like data/ },
     { name: 'semicolons', content: 'email;imap_password\na@b.com;x\n', message: /seems to use ";" as delimiter/ },
