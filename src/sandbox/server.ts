@@ -22,6 +22,10 @@ export interface SandboxStats {
   customAuth: { calls: number; created: number; reauthenticated: number; invalid: number; locked: number; unreachable: number };
   /** Custom-auth calls per lower-cased email (what a chaos check compares with attempts). */
   authCallsByEmail: Record<string, number>;
+  /** When each email's last custom-auth call arrived (Unix ms): nothing may come after its final state. */
+  lastAuthCallAt: Record<string, number>;
+  /** Answers per email that were not 429s, including faults (an attempt's worth of API work each). */
+  nonRateLimitedAnswersByEmail: Record<string, number>;
 }
 
 export interface RunningSandbox {
@@ -183,6 +187,8 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
     faults: {},
     customAuth: { calls: 0, created: 0, reauthenticated: 0, invalid: 0, locked: 0, unreachable: 0 },
     authCallsByEmail: {},
+    lastAuthCallAt: {},
+    nonRateLimitedAnswersByEmail: {},
   };
 
   const loginOpts = { timeoutMs: opts.providerTimeoutMs, rejectUnauthorized: opts.rejectUnauthorized };
@@ -486,6 +492,12 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
 
     if (path === '/v3/connect/custom' && method === 'POST') {
       const fault = pickFault(opts.faults, random());
+      const settings = (body.settings ?? {}) as Record<string, unknown>;
+      const who = typeof settings.imap_username === 'string' ? settings.imap_username.toLowerCase() : undefined;
+      if (who) {
+        stats.lastAuthCallAt[who] = Date.now();
+        if (!fault?.startsWith('429')) stats.nonRateLimitedAnswersByEmail[who] = (stats.nonRateLimitedAnswersByEmail[who] ?? 0) + 1;
+      }
       if (fault && (await applyFault(fault, res))) return;
       return customAuth(req, res, body);
     }
