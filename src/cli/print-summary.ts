@@ -10,6 +10,7 @@ export function formatSummary(s: RunSummary): string {
   ];
   if (s.expired) lines.push(`Expired:         ${s.expired}`);
   if (s.already_queued) lines.push(`Already queued:  ${s.already_queued}`);
+  if (s.breakers_opened) lines.push(`Hosts paused:    ${s.breakers_opened} time(s) a host stopped answering (circuit breaker)`);
   if (s.duration_s !== undefined) lines.push(`Duration:        ${s.duration_s} s (${s.rows_per_second ?? 0} rows/s)`);
   if (s.halted) lines.push(`HALTED:          ${s.halted}`);
   if (s.import_error) lines.push(`IMPORT FAILED:   ${s.import_error}`);

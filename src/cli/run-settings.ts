@@ -6,7 +6,7 @@ import type { WorkerConfig } from '../worker/start-worker.js';
 
 export const CONNECTION_SETTINGS = ['redisUrl', 'queue', 'logLevel'] as const satisfies readonly SettingName[];
 export const API_SETTINGS = ['apiKey', 'apiUri', 'apiTimeout'] as const satisfies readonly SettingName[];
-export const WORKER_SETTINGS = ['concurrency', 'rate', 'maxAttempts', 'backoff', 'credentialTtl'] as const satisfies readonly SettingName[];
+export const WORKER_SETTINGS = ['concurrency', 'perHostConcurrency', 'breakerCooldown', 'hostOutageLimit', 'rate', 'maxAttempts', 'backoff', 'credentialTtl'] as const satisfies readonly SettingName[];
 export const ROW_DEFAULT_SETTINGS = ['imapHost', 'imapPort', 'smtpHost', 'smtpPort'] as const satisfies readonly SettingName[];
 export const KEY_SETTINGS = ['key'] as const satisfies readonly SettingName[];
 
@@ -17,6 +17,9 @@ export function rowDefaults(s: { [K in (typeof ROW_DEFAULT_SETTINGS)[number]]?: 
 export function workerConfig(s: { [K in (typeof WORKER_SETTINGS)[number] | 'apiTimeout']: SettingValue<K> }): WorkerConfig {
   return {
     concurrency: s.concurrency,
+    perHostConcurrency: s.perHostConcurrency,
+    breakerCooldownMs: s.breakerCooldown,
+    hostOutageLimitMs: s.hostOutageLimit,
     rate: s.rate,
     maxAttempts: s.maxAttempts,
     backoffMs: s.backoff,

@@ -115,6 +115,11 @@ export class Ledger {
     this.redis = redis as LedgerRedis;
   }
 
+  /** The connection the ledger uses, for helpers that keep run state beside it. */
+  get client(): Redis {
+    return this.redis;
+  }
+
   async recordOutcome(jobId: string, record: OutcomeRecord): Promise<void> {
     const errorType = record.outcome === 'granted' ? '' : (record.error_type ?? record.outcome);
     await this.redis.igRecordOutcome(this.keys.outcomes, this.keys.meta, this.keys.finished, jobId, record.outcome, JSON.stringify(record), errorType, String(bucketOf(Date.now())));

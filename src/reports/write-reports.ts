@@ -39,6 +39,8 @@ export interface RunSummary {
   rejected: number;
   dead_letters_by_error_type: Record<string, number>;
   rows_per_second?: number;
+  /** Times a host's circuit breaker opened during the run. */
+  breakers_opened: number;
   halted?: string;
   import_error?: string;
   reports: { grants: string; dead_letter: string; rejected: string; summary: string };
@@ -80,6 +82,7 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
   await Promise.all([grants.close(), dead.close(), rejected.close()]);
 
   const c: LedgerCounts = await ledger.counts();
+  const metrics = await ledger.metrics();
   const duration = c.startedAt ? (finishedAt - c.startedAt) / 1000 : undefined;
   const summary: RunSummary = {
     queue: ledger.queue,
@@ -99,6 +102,7 @@ export async function writeReports(ledger: Ledger, outDir: string, finishedAt = 
     rejected: c.rejected,
     dead_letters_by_error_type: byType,
     ...(duration ? { rows_per_second: Math.round((c.rows / duration) * 10) / 10 } : {}),
+    breakers_opened: metrics.breakers_opened ?? 0,
     ...(c.halt ? { halted: c.halt } : {}),
     ...(c.importError ? { import_error: c.importError } : {}),
     reports: paths,

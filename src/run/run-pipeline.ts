@@ -97,6 +97,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
     const progress = o.onProgress ? setInterval(() => void readRunStatus(h.queue, h.ledger).then(o.onProgress, () => undefined), 1000) : undefined;
     const { worker, halted } = startGrantWorker({
       connection: workerConnection,
+      commands: h.redis,
       queue: h.queue,
       ledger: h.ledger,
       nylas,

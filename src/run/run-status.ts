@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { GrantJobData } from '../queue/job.js';
+import { HostGate } from '../queue/host-gate.js';
 import type { Ledger } from '../queue/ledger.js';
 
 /** Where a run stands, read from the ledger and the queue: right with any number of processes. */
@@ -28,17 +29,20 @@ export interface RunStatus {
   api_latency_avg_ms?: number;
   retries: number;
   rate_limited: number;
+  /** IMAP hosts whose circuit breaker is open: their jobs wait, one probe at a time. */
+  open_breakers: Array<{ host: string; since: string }>;
 }
 
 export async function readRunStatus(queue: Queue<GrantJobData>, ledger: Ledger): Promise<RunStatus> {
   const c = await ledger.counts();
   // A run younger than a minute is measured over its own age, not diluted over 60 s.
   const windowS = c.startedAt ? Math.min(60, Math.max(5, (Date.now() - c.startedAt) / 1000)) : 60;
-  const [jobs, rate, errors, m] = await Promise.all([
+  const [jobs, rate, errors, m, breakers] = await Promise.all([
     queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
     ledger.finishRate(windowS),
     ledger.errorTypes(),
     ledger.metrics(),
+    new HostGate(ledger.client, ledger.queue).openBreakers(),
   ]);
   const finished = c.granted + c.dead_lettered + c.expired;
   const remaining = Math.max(0, c.accepted - finished);
@@ -64,6 +68,7 @@ export async function readRunStatus(queue: Queue<GrantJobData>, ledger: Ledger):
     ...(calls > 0 ? { api_latency_avg_ms: Math.round((m.latency_sum_ms ?? 0) / calls) } : {}),
     retries: m.retries ?? 0,
     rate_limited: m.rate_limited ?? 0,
+    open_breakers: breakers.map((b) => ({ host: b.host, since: new Date(b.since).toISOString() })),
   };
 }
 
@@ -83,6 +88,7 @@ export function formatStatus(s: RunStatus): string {
     `Rate:           ${s.rate_per_s}/s over the last minute${s.eta_s !== undefined ? `, ETA ${formatDuration(s.eta_s)}` : ''}`,
     `API:            ${s.api_calls} calls${s.api_latency_avg_ms !== undefined ? `, ${s.api_latency_avg_ms} ms average` : ''}, ${s.retries} retries, ${s.rate_limited} 429s`,
     `Top errors:     ${s.top_errors.length ? s.top_errors.map((e) => `${e.error_type} ${e.rows}`).join(', ') : 'none'}`,
+    `Open breakers:  ${s.open_breakers.length ? s.open_breakers.map((b) => `${b.host} (since ${b.since})`).join(', ') : 'none'}`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -5,13 +5,15 @@
  * 1. already final in the ledger (a crash after recording): complete, no API call;
  * 2. older than the credential TTL: reported `expired`, credentials dropped;
  * 3. credentials do not open: dead-lettered `credentials_unreadable`;
- * 4. call Nylas. Success: `granted`. Failure: classified, then one of
+ * 4. wait for a slot on its IMAP host; if the host is busy or its circuit
+ *    breaker is open, the job is delayed without spending an attempt;
+ * 5. call Nylas. Success: `granted`. Failure: classified, then one of
  *    - retry: throw, BullMQ re-queues it after the backoff (spends an attempt);
  *    - pause_all: 429, every worker pauses (no attempt spent);
  *    - halt_run: the API key was refused, the queue is paused for everyone;
  *    - dead_letter: recorded with its reason, credentials scrubbed, never retried.
  */
-import { RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { rateLimitPauseMs } from '../core/backoff.js';
 import { classifyApiError, RETRY_POLICY } from '../core/classify-api-error.js';
 import { latencyFields } from '../core/latency-buckets.js';
@@ -21,6 +23,7 @@ import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
 import { sealBinding, type GrantJobData } from '../queue/job.js';
+import type { HostGate } from '../queue/host-gate.js';
 import type { Ledger, OutcomeRecord } from '../queue/ledger.js';
 import type { Failure, MailboxSecrets } from '../types.js';
 
@@ -39,6 +42,8 @@ export interface ProcessorDeps {
   ring: KeyRing;
   log: Logger;
   config: ProcessorConfig;
+  /** Per-host concurrency cap and circuit breaker, shared through Redis. */
+  gate: HostGate;
   /** Called once when the API key is refused; the run must stop. */
   onHalt(reason: string): Promise<void>;
 }
@@ -98,7 +103,7 @@ export function makeProcessor(deps: ProcessorDeps) {
     throw new UnrecoverableError(`${failure.type}: ${clip(failure.message)}`);
   };
 
-  return async function processGrantJob(job: Job<GrantJobData>): Promise<void> {
+  return async function processGrantJob(job: Job<GrantJobData>, token?: string): Promise<void> {
     const attempt = job.attemptsMade + 1;
     if (await ledger.outcomeOf(job.id!)) {
       await scrub(job);
@@ -127,64 +132,95 @@ export function makeProcessor(deps: ProcessorDeps) {
       return finalFailure(job, { type: 'credentials_unreadable', message: e.message }, attempt);
     }
 
+    const host = job.data.imapHost;
+    if (host) {
+      const admission = await deps.gate.admit(host, job.id!);
+      if (!admission.go) {
+        log.debug({ event: 'job:host-wait', email: job.data.email, line: job.data.line, host, reason: admission.reason, delay_ms: admission.delayMs }, 'delayed for its host');
+        await job.moveToDelayed(Date.now() + admission.delayMs, token);
+        throw new DelayedError();
+      }
+      if (admission.probe) log.info({ event: 'host:breaker-probe', host, email: job.data.email }, `probing ${host}`);
+    }
+    let hostResult: 'S' | 'F' | 'N' = 'N';
     const started = Date.now();
     const timed = () => ledger.bumpMetrics(latencyFields(Date.now() - started)).catch(() => undefined);
+    const renewal = host ? setInterval(() => void deps.gate.renew(host, job.id!).catch(() => undefined), deps.gate.opts.leaseMs / 3) : undefined;
     try {
-      const res = await nylas.auth.customAuthentication({
-        requestBody: { provider: 'imap', settings: requestSettings(job.data, secrets) } as never,
-        overrides: { timeout: config.apiTimeoutS },
-      });
-      consecutive429 = 0;
-      await timed();
-      const g = res.data;
-      const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
-      await ledger.recordOutcome(job.id!, {
-        outcome: 'granted',
-        ...base(job),
-        grant_id: g.id,
-        grant_status: g.grantStatus ?? 'valid',
-        grant_action: job.data.grantId && job.data.grantId === g.id ? 'reauthenticated' : action,
-        attempts: attempt,
-        request_id: res.requestId,
-        finished_at: new Date().toISOString(),
-      });
-      log.info(
-        { event: 'job:granted', email: job.data.email, line: job.data.line, attempt, grant_id: g.id, request_id: res.requestId },
-        `${job.data.email}: granted`,
-      );
-    } catch (err) {
-      await timed();
-      const failure = classifyApiError(err);
-      failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
-      switch (RETRY_POLICY[failure.type]) {
-        case 'retry': {
-          if (attempt >= config.maxAttempts) return finalFailure(job, failure, attempt, secrets);
-          log.info(
-            { event: 'job:retry-scheduled', email: job.data.email, line: job.data.line, attempt, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
-            `${job.data.email}: ${failure.type}, will retry`,
-          );
-          await ledger.bumpMetrics({ retries: 1 });
-          throw new RetryableError(`${failure.type}: ${clip(failure.message)}`);
+      return await callNylas();
+    } finally {
+      clearInterval(renewal);
+      if (host) {
+        const change = await deps.gate.release(host, job.id!, hostResult).catch(() => undefined);
+        if (change === 'opened') {
+          log.warn({ event: 'host:breaker-opened', host, cooldown_ms: deps.gate.opts.cooldownMs }, `${host} is not answering: its jobs wait, one probe every ${Math.round(deps.gate.opts.cooldownMs / 1000)} s`);
+          await ledger.bumpMetrics({ breakers_opened: 1 }).catch(() => undefined);
+        } else if (change === 'closed') {
+          log.warn({ event: 'host:breaker-closed', host }, `${host} answers again: its jobs resume`);
         }
-        case 'pause_all': {
-          consecutive429++;
-          const ms = rateLimitPauseMs(failure.retryAfterMs, consecutive429, config.backoffMs);
-          await queue.rateLimit(ms);
-          await ledger.bumpMetrics({ rate_limited: 1 });
-          log.warn(
-            { event: 'queue:rate-limited', email: job.data.email, line: job.data.line, attempt, pause_ms: ms, retry_after: failure.retryAfterMs !== undefined, request_id: failure.requestId },
-            `429 from Nylas: every worker pauses ${ms} ms`,
-          );
-          throw new RateLimitError();
+      }
+    }
+
+    async function callNylas(): Promise<void> {
+      try {
+        const res = await nylas.auth.customAuthentication({
+          requestBody: { provider: 'imap', settings: requestSettings(job.data, secrets) } as never,
+          overrides: { timeout: config.apiTimeoutS },
+        });
+        consecutive429 = 0;
+        hostResult = 'S';
+        await timed();
+        const g = res.data;
+        const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
+        await ledger.recordOutcome(job.id!, {
+          outcome: 'granted',
+          ...base(job),
+          grant_id: g.id,
+          grant_status: g.grantStatus ?? 'valid',
+          grant_action: job.data.grantId && job.data.grantId === g.id ? 'reauthenticated' : action,
+          attempts: attempt,
+          request_id: res.requestId,
+          finished_at: new Date().toISOString(),
+        });
+        log.info(
+          { event: 'job:granted', email: job.data.email, line: job.data.line, attempt, grant_id: g.id, request_id: res.requestId },
+          `${job.data.email}: granted`,
+        );
+      } catch (err) {
+        await timed();
+        const failure = classifyApiError(err);
+        if (failure.type === 'provider_not_responding') hostResult = 'F';
+        failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
+        switch (RETRY_POLICY[failure.type]) {
+          case 'retry': {
+            if (attempt >= config.maxAttempts) return finalFailure(job, failure, attempt, secrets);
+            log.info(
+              { event: 'job:retry-scheduled', email: job.data.email, line: job.data.line, attempt, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
+              `${job.data.email}: ${failure.type}, will retry`,
+            );
+            await ledger.bumpMetrics({ retries: 1 });
+            throw new RetryableError(`${failure.type}: ${clip(failure.message)}`);
+          }
+          case 'pause_all': {
+            consecutive429++;
+            const ms = rateLimitPauseMs(failure.retryAfterMs, consecutive429, config.backoffMs);
+            await queue.rateLimit(ms);
+            await ledger.bumpMetrics({ rate_limited: 1 });
+            log.warn(
+              { event: 'queue:rate-limited', email: job.data.email, line: job.data.line, attempt, pause_ms: ms, retry_after: failure.retryAfterMs !== undefined, request_id: failure.requestId },
+              `429 from Nylas: every worker pauses ${ms} ms`,
+            );
+            throw new RateLimitError();
+          }
+          case 'halt_run': {
+            await deps.onHalt(
+              `the Nylas API refused the API key (${failure.httpStatus} ${failure.apiType ?? ''}${failure.requestId ? `, request ${failure.requestId}` : ''}); check NYLAS_API_KEY`,
+            );
+            throw new RateLimitError();
+          }
+          case 'dead_letter':
+            return finalFailure(job, failure, attempt, secrets);
         }
-        case 'halt_run': {
-          await deps.onHalt(
-            `the Nylas API refused the API key (${failure.httpStatus} ${failure.apiType ?? ''}${failure.requestId ? `, request ${failure.requestId}` : ''}); check NYLAS_API_KEY`,
-          );
-          throw new RateLimitError();
-        }
-        case 'dead_letter':
-          return finalFailure(job, failure, attempt, secrets);
       }
     }
   };

@@ -5,18 +5,28 @@ import { clip } from '../core/redact.js';
 import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
+import { HOST_GATE_DEFAULTS, HostGate } from '../queue/host-gate.js';
 import { PREFIX, type GrantJobData } from '../queue/job.js';
 import type { Ledger } from '../queue/ledger.js';
 import { makeProcessor, type ProcessorConfig } from './process-job.js';
 
 export interface WorkerConfig extends ProcessorConfig {
   concurrency: number;
+  /** Logins in flight per IMAP host, across every worker of the queue. */
+  perHostConcurrency: number;
+  /** Probe interval of an open circuit breaker (default 30 s). */
+  breakerCooldownMs?: number;
+  /** How long a down host's jobs wait before being tried anyway (default 2 h). */
+  hostOutageLimitMs?: number;
   /** Custom-auth calls per second across every worker of the queue. */
   rate: number;
 }
 
 export interface StartWorkerDeps {
+  /** The worker's own (blocking) connection. */
   connection: Redis;
+  /** A shared connection for short commands (host slots and breakers). */
+  commands: Redis;
   queue: Queue<GrantJobData>;
   ledger: Ledger;
   nylas: NylasClient;
@@ -46,7 +56,13 @@ export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJ
     haltResolve(reason);
   };
 
-  const processor = makeProcessor({ ...deps, onHalt });
+  const gate = new HostGate(deps.commands, queue.name, {
+    ...HOST_GATE_DEFAULTS,
+    perHost: config.perHostConcurrency,
+    ...(config.breakerCooldownMs ? { cooldownMs: config.breakerCooldownMs } : {}),
+    ...(config.hostOutageLimitMs ? { maxOpenMs: config.hostOutageLimitMs } : {}),
+  });
+  const processor = makeProcessor({ ...deps, gate, onHalt });
   const worker = new Worker<GrantJobData>(queue.name, processor, {
     connection: deps.connection,
     prefix: PREFIX,

@@ -53,7 +53,7 @@ describe('status and metrics agree with the run', () => {
       redisUrl: REDIS_URL,
       apiKey: TEST_API_KEY,
       apiUri: sandbox.url,
-      worker: { concurrency: 4, rate: 200, maxAttempts: 10, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
+      worker: { concurrency: 4, perHostConcurrency: 10, rate: 200, maxAttempts: 10, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
       defaults: {},
       ring: ephemeralKeyRing(),
       log: capturedLogger().log,

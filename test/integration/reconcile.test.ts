@@ -32,7 +32,7 @@ const options = (out: string, over: Partial<ReconcileOptions> = {}): ReconcileOp
   redisUrl: REDIS_URL,
   apiKey: TEST_API_KEY,
   apiUri: sandbox.url,
-  worker: { concurrency: 4, rate: 100, maxAttempts: 3, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
+  worker: { concurrency: 4, perHostConcurrency: 10, rate: 100, maxAttempts: 3, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
   defaults: {},
   ring: ephemeralKeyRing(),
   log: capturedLogger().log,

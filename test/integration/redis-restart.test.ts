@@ -72,7 +72,7 @@ describe.skipIf(!hasRedisServer)('a Redis restart mid-run', () => {
       redisUrl: `redis://127.0.0.1:${port}`,
       apiKey: TEST_API_KEY,
       apiUri: sandbox.url,
-      worker: { concurrency: 4, rate: 20, maxAttempts: 3, backoffMs: 50, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
+      worker: { concurrency: 4, perHostConcurrency: 10, rate: 20, maxAttempts: 3, backoffMs: 50, credentialTtlMs: 3_600_000, apiTimeoutS: 5 },
       defaults: {},
       ring: ephemeralKeyRing(),
       log: capturedLogger().log,

@@ -41,7 +41,7 @@ async function run(csvRows: string[][], over: Partial<RunPipelineOptions> = {}, 
     redisUrl: REDIS_URL,
     apiKey: TEST_API_KEY,
     apiUri: sb.url,
-    worker: { concurrency: 8, rate: 200, maxAttempts: 3, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 2 },
+    worker: { concurrency: 8, perHostConcurrency: 10, rate: 200, maxAttempts: 3, backoffMs: 20, credentialTtlMs: 3_600_000, apiTimeoutS: 2 },
     defaults: {},
     ring: ephemeralKeyRing(),
     log: captured.log,
@@ -153,7 +153,7 @@ describe('run', () => {
     const { sandbox: stormy } = await sandboxWithClient({ rate: 10_000, faults: faults.value, seed: 11 });
     try {
       const rows = emails.slice(22, 62).map((e) => row(e));
-      const r = await run(rows, { worker: { concurrency: 6, rate: 200, maxAttempts: 12, backoffMs: 10, credentialTtlMs: 3_600_000, apiTimeoutS: 1 } }, stormy);
+      const r = await run(rows, { worker: { concurrency: 6, perHostConcurrency: 10, rate: 200, maxAttempts: 12, backoffMs: 10, credentialTtlMs: 3_600_000, apiTimeoutS: 1 } }, stormy);
       expect(r.summary).toMatchObject({ accepted: 40, granted: 40, dead_lettered: 0 });
       const s = stormy.stats;
       for (const kind of ['504', '429ra', '502html', 'reset']) expect(s.faults[kind as never] ?? 0).toBeGreaterThan(0);
@@ -171,7 +171,7 @@ describe('run', () => {
 
   it('reports credentials that waited past the TTL as expired, and never sends them', async () => {
     const before = sandbox.stats.customAuth.calls;
-    const r = await run([row(emails[21]!)], { worker: { concurrency: 1, rate: 100, maxAttempts: 3, backoffMs: 10, credentialTtlMs: -1, apiTimeoutS: 2 } });
+    const r = await run([row(emails[21]!)], { worker: { concurrency: 1, perHostConcurrency: 10, rate: 100, maxAttempts: 3, backoffMs: 10, credentialTtlMs: -1, apiTimeoutS: 2 } });
     expect(r.summary).toMatchObject({ expired: 1, granted: 0 });
     expect(r.dead[0]).toMatchObject({ error_type: 'expired', email: emails[21] });
     expect(sandbox.stats.customAuth.calls).toBe(before);
@@ -185,7 +185,7 @@ describe('run', () => {
       const queueName = uniqueQueue('scan');
       const picked = emails.slice(62, 64);
       const rows = [...picked.map((e) => row(e)), row(emails[0]!, 'wrong-during-scan'), ['bad-row', '', 'rejected-secret', '', '']];
-      const running = run(rows, { queueName, worker: { concurrency: 1, rate: 5, maxAttempts: 6, backoffMs: 50, credentialTtlMs: 3_600_000, apiTimeoutS: 2 } }, slow);
+      const running = run(rows, { queueName, worker: { concurrency: 1, perHostConcurrency: 10, rate: 5, maxAttempts: 6, backoffMs: 50, credentialTtlMs: 3_600_000, apiTimeoutS: 2 } }, slow);
       const secrets = [...picked.map((e) => mailboxes[e]!), 'wrong-during-scan', 'rejected-secret', TEST_API_KEY];
       let scans = 0;
       await new Promise((r) => setTimeout(r, 300));

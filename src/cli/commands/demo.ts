@@ -61,7 +61,7 @@ export function demoCommand(ctx: CommandContext): Command {
         redisUrl: s.redisUrl,
         apiKey,
         apiUri: sandbox.url,
-        worker: { concurrency: 5, rate: 20, maxAttempts: 3, backoffMs: 200, credentialTtlMs: 3_600_000, apiTimeoutS: 10 },
+        worker: { concurrency: 5, perHostConcurrency: 10, rate: 20, maxAttempts: 3, backoffMs: 200, credentialTtlMs: 3_600_000, apiTimeoutS: 10 },
         defaults: { imapPort: 993, smtpPort: 465 },
         ring: ephemeralKeyRing(),
         log,

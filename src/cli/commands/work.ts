@@ -47,7 +47,7 @@ Examples:
       try {
         const nylas = createNylasClient({ apiKey: s.apiKey, apiUri: s.apiUri, timeout: s.apiTimeout });
         await ensureImapConnector(nylas, log);
-        const { worker, halted } = startGrantWorker({ connection, queue: h.queue, ledger: h.ledger, nylas, ring, log, config });
+        const { worker, halted } = startGrantWorker({ connection, commands: h.redis, queue: h.queue, ledger: h.ledger, nylas, ring, log, config });
         log.info(
           { event: 'worker:started', queue: s.queue, concurrency: config.concurrency, rate: config.rate, api_uri: s.apiUri, api_key_hint: maskSecret(s.apiKey), encryption_key_id: ring.current.id },
           'worker started',
