@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SETTINGS, maskSecret, type SettingName } from '../config/settings.js';
 
 /**
@@ -18,4 +18,15 @@ export function addSettings(cmd: Command, names: readonly SettingName[], env: No
     cmd.addOption(new Option(`${s.flag}${'arg' in s && s.arg ? ` ${s.arg}` : ''}`, parts.join('; ')));
   }
   return cmd;
+}
+
+/** A `--port` option: an integer from 0 (any free port) to 65535. */
+export function portOption(defaultPort: number, description = 'port to listen on'): Option {
+  return new Option('--port <port>', description)
+    .argParser((v) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError(`expected 0-65535, got "${v}"`);
+      return n;
+    })
+    .default(defaultPort);
 }

@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -8,6 +7,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Ledger } from '../queue/ledger.js';
+import { listen, type Listening } from '../net/listen.js';
 import { basicAuth } from './basic-auth.js';
 import { createMetrics } from './metrics.js';
 
@@ -28,7 +28,7 @@ export interface DashboardOptions {
  * Bull Board at /queues (behind basic auth), Prometheus metrics at /metrics
  * and a Redis health check at /healthz.
  */
-export async function startDashboard(o: DashboardOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startDashboard(o: DashboardOptions): Promise<Listening> {
   const app = express();
   app.disable('x-powered-by');
   const board = new ExpressAdapter();
@@ -56,16 +56,5 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
   });
   app.get('/', (_req, res) => res.redirect('/queues'));
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(o.port, o.host, () => resolve(s));
-    s.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${o.host}:${port}`,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+  return listen(createServer(app), o.host, o.port);
 }

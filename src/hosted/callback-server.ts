@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { verifyState } from '../core/signed-state.js';
 import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
@@ -7,6 +6,7 @@ import type { NylasClient } from '../nylas/sdk.js';
 import { jobIdFor } from '../queue/job.js';
 import { Ledger } from '../queue/ledger.js';
 import type { Redis } from 'ioredis';
+import { listen, type Listening } from '../net/listen.js';
 import { renderPage, type PageKind } from './callback-pages.js';
 import { stateKeys } from './make-invites.js';
 
@@ -30,7 +30,7 @@ const ERROR_PAGES = new Set<PageKind>(['invalid_authentication', 'auth_limit_rea
  * dead-letter.csv to grants.csv at the next `report`), and tells the person
  * what happened and what to do next.
  */
-export async function startCallbackServer(o: CallbackOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startCallbackServer(o: CallbackOptions): Promise<Listening> {
   const keys = stateKeys(o.ring);
 
   async function handle(url: URL): Promise<{ kind: PageKind; email?: string }> {
@@ -87,16 +87,5 @@ export async function startCallbackServer(o: CallbackOptions): Promise<{ url: st
         res.writeHead(500).end();
       });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${o.host}:${port}`,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+  return listen(server, o.host, o.port);
 }

@@ -3,7 +3,7 @@ import pRetry from 'p-retry';
 import { rateLimitPauseMs } from '../core/backoff.js';
 import { classifyApiError } from '../core/classify-api-error.js';
 import type { ExistingGrant } from '../core/reconcile-plan.js';
-import { ApiKeyRefusedError } from '../worker/ensure-connector.js';
+import { shouldRetryApiCall } from './retry-transient.js';
 import type { NylasClient } from './sdk.js';
 
 const PAGE = 200;
@@ -31,11 +31,7 @@ export async function* listImapGrants(nylas: NylasClient): AsyncGenerator<Existi
       {
         retries: 8,
         minTimeout: 500,
-        shouldRetry: ({ error }) => {
-          const f = classifyApiError(error);
-          if (f.type === 'api_key_refused') throw new ApiKeyRefusedError(f);
-          return f.type === 'provider_not_responding' || f.type === 'rate_limited';
-        },
+        shouldRetry: shouldRetryApiCall,
       },
     );
     for (const g of page.data) {

@@ -1,11 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthFailureTracker } from '../core/auth-failure-tracker.js';
 import { pickFault, seededRandom, type FaultKind } from '../core/fault-mix.js';
 import { SlidingWindow } from '../core/sliding-window.js';
 import { checkImapLogin, checkSmtpLogin, type LoginResult } from '../mail/login-check.js';
+import { listen } from '../net/listen.js';
 import { GrantStore, grantToWire, type GrantListQuery } from './grant-store.js';
 import { renderHostedAuthForm } from './hosted-auth-page.js';
 import { SANDBOX_DEFAULTS, type SandboxOptions } from './options.js';
@@ -579,24 +579,18 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
   });
   server.keepAliveTimeout = 65_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}`;
+  const listening = await listen(server, opts.host, opts.port);
 
   return {
-    url,
-    port: address.port,
+    url: listening.url,
+    port: listening.port,
     store,
     get stats() {
       return { ...stats, peakPerSecond: limiter.peak };
     },
     close: async () => {
       for (const res of hanging) res.socket?.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
     },
   };
 }

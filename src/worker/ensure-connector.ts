@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { classifyApiError } from '../core/classify-api-error.js';
 import type { Logger } from '../log.js';
+import { shouldRetryApiCall } from '../nylas/retry-transient.js';
 import type { NylasClient } from '../nylas/sdk.js';
 import type { Failure } from '../types.js';
 
@@ -50,11 +51,7 @@ export async function ensureImapConnector(nylas: NylasClient, log: Logger): Prom
     {
       retries: 4,
       minTimeout: 500,
-      shouldRetry: ({ error }) => {
-        const failure = classifyApiError(error);
-        if (failure.type === 'api_key_refused') throw new ApiKeyRefusedError(failure);
-        return failure.type === 'provider_not_responding' || failure.type === 'rate_limited';
-      },
+      shouldRetry: shouldRetryApiCall,
     },
   ).catch((e: unknown) => {
     if (e instanceof ApiKeyRefusedError) throw e;

@@ -1,21 +1,15 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
-import { EXIT, FatalError } from '../exit.js';
-import { addSettings } from '../options.js';
+import { EXIT } from '../exit.js';
+import { addSettings, portOption } from '../options.js';
 import { KEY_SETTINGS, keyRingFor } from '../run-settings.js';
 
 export function callbackCommand(ctx: CommandContext): Command {
   const cmd = new Command('callback')
     .description('serve the redirect_uri of hosted-auth invites: verify the link, exchange the code, record the grant')
     .requiredOption('--redirect-uri <url>', 'the same redirect URI the invites were made with')
-    .addOption(
-      new Option('--port <port>', 'port to listen on').argParser((v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new FatalError(`--port: expected 0-65535, got "${v}"`);
-        return n;
-      }).default(4200),
-    )
+    .addOption(portOption(4200))
     .option('--host <host>', 'address to listen on (put a TLS proxy in front of it)', '127.0.0.1');
   addSettings(cmd, ['redisUrl', 'clientId', 'apiKey', 'apiUri', 'logLevel', ...KEY_SETTINGS]);
   return cmd

@@ -1,8 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, FatalError } from '../exit.js';
-import { addSettings } from '../options.js';
+import { addSettings, portOption } from '../options.js';
 import { CONNECTION_SETTINGS } from '../run-settings.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -10,13 +10,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 export function dashboardCommand(ctx: CommandContext): Command {
   const cmd = new Command('dashboard')
     .description('serve Bull Board (/queues, basic auth), Prometheus metrics (/metrics) and a health check (/healthz)')
-    .addOption(
-      new Option('--port <port>', 'port to listen on').argParser((v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new FatalError(`--port: expected 0-65535, got "${v}"`);
-        return n;
-      }).default(3000),
-    )
+    .addOption(portOption(3000))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--no-auth', 'serve /queues without a password (loopback addresses only)')
     .option('--writable', 'allow retrying and removing jobs from Bull Board (read-only by default)');
