@@ -144,6 +144,14 @@ export const SETTINGS = {
     default: 1000,
     schema: intIn(0, 3_600_000),
   }),
+  highWater: spec({
+    flag: '--high-water',
+    arg: '<jobs>',
+    env: 'IMAP_GRANTS_HIGH_WATER',
+    description: 'the import waits while more jobs than this are queued (keeps Redis memory bounded; 0: never wait)',
+    default: 200_000,
+    schema: intIn(0, 100_000_000),
+  }),
   imapHost: spec({
     flag: '--imap-host',
     arg: '<host>',

@@ -33,6 +33,8 @@ export interface RunPipelineOptions {
   /** Reconciliation: per-row plan and plan.csv feed (see `importCsv`). */
   plan?: ImportOptions['plan'];
   onRow?: ImportOptions['onRow'];
+  /** Import backpressure: wait while more jobs than this are queued (0: never). */
+  highWater?: number;
   /** Who holds the queue's lock, for the message a second run gets. */
   lockLabel?: string;
   /** The caller already holds the queue's lock (reconcile takes it before listing grants). */
@@ -117,6 +119,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunSummary> {
           signal: o.signal,
           plan: o.plan,
           onRow: o.onRow,
+          ...(o.highWater !== undefined ? { highWater: o.highWater } : {}),
         });
       } catch (e) {
         const counts = await h.ledger.counts();

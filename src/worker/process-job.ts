@@ -105,7 +105,9 @@ export function makeProcessor(deps: ProcessorDeps) {
 
   return async function processGrantJob(job: Job<GrantJobData>, token?: string): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    if (await ledger.outcomeOf(job.id!)) {
+    // Only a job started before (a crash, a delay, a 429) can already have an outcome;
+    // on a first start the lookup is skipped, one Redis round trip per job.
+    if ((job.attemptsStarted ?? 0) > 1 && (await ledger.outcomeOf(job.id!))) {
       await scrub(job);
       return;
     }

@@ -10,7 +10,7 @@ export function importCommand(ctx: CommandContext): Command {
   const cmd = new Command('import')
     .description('validate a CSV and enqueue one job per mailbox (split runs: import, then work, then report)')
     .argument('<csv>', 'CSV of mailboxes (header required)');
-  addSettings(cmd, [...CONNECTION_SETTINGS, ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
+  addSettings(cmd, [...CONNECTION_SETTINGS, 'highWater', ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
   return cmd
     .addHelpText(
       'after',
@@ -30,14 +30,14 @@ Examples:
       const { importCsv } = await import('../../queue/import-csv.js');
       const { openRun } = await import('../../run/run-context.js');
       const env = process.env;
-      const s = resolveSettings([...CONNECTION_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env);
+      const s = resolveSettings([...CONNECTION_SETTINGS, 'highWater', ...ROW_DEFAULT_SETTINGS], opts, env);
       const log = createLogger(s.logLevel);
       const ring = keyRingFor(opts, env, { command: 'import', allowEphemeral: false });
       warnIfShared(csv, log);
       const h = await openRun(s.redisUrl, s.queue, log);
       try {
         await h.ledger.markStarted();
-        const p = await importCsv({ path: csv, queue: h.queue, ledger: h.ledger, ring, defaults: rowDefaults(s), log, signal: ctx.shutdown });
+        const p = await importCsv({ path: csv, queue: h.queue, ledger: h.ledger, ring, defaults: rowDefaults(s), log, signal: ctx.shutdown, highWater: s.highWater });
         await h.ledger.setMeta({ importDone: 1 });
         ctx.out.write(
           `Imported ${csv} into queue "${s.queue}": ${p.rows} rows, ${p.accepted} queued, ${p.rejected} rejected, ${p.alreadyQueued} already queued, ${p.warnings} with warnings\n`,

@@ -27,7 +27,7 @@ export function runCommand(ctx: CommandContext): Command {
     .option('--reset', 'discard an unfinished earlier run in the same queue')
     .option('--progress-interval <seconds>', 'outside a terminal, print a progress line this often', '10')
     .option('--no-progress', 'no progress bars or lines');
-  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
+  addSettings(cmd, [...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, 'highWater', ...ROW_DEFAULT_SETTINGS, ...KEY_SETTINGS]);
   return cmd
     .addHelpText(
       'after',
@@ -46,7 +46,7 @@ Examples:
       const { runPipeline } = await import('../../run/run-pipeline.js');
       const { createProgressDisplay, estimateRows } = await import('../progress-display.js');
       const env = process.env;
-      const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
+      const base = resolveSettings([...CONNECTION_SETTINGS, ...API_SETTINGS, ...WORKER_SETTINGS, 'highWater', ...ROW_DEFAULT_SETTINGS], opts, env, ['apiKey']);
       const display = opts.progress === false ? undefined : createProgressDisplay(process.stderr, { intervalS: Number(opts.progressInterval) || 10, rowsEstimate: await estimateRows(csv) });
       // In a terminal, log lines print above the bars. Per-row lines would drown the bars (the
       // bars, status and the reports carry them), so the default there is errors only.
@@ -68,6 +68,7 @@ Examples:
         reset: opts.reset === true,
         signal: ctx.shutdown,
         onProgress: display?.update,
+        highWater: base.highWater,
       }).finally(() => display?.stop());
       ctx.out.write(formatSummary(summary));
       ctx.setExitCode(exitCodeFor(summary));
