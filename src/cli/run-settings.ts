@@ -2,6 +2,7 @@ import { resolveSettings, type SettingName, type SettingValue } from '../config/
 import type { RowDefaults } from '../core/validate-row.js';
 import { ephemeralKeyRing, loadKeyRing, requireKeyRing, type KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
+import type { RunPipelineOptions } from '../run/run-pipeline.js';
 import type { WorkerConfig } from '../worker/start-worker.js';
 
 export const CONNECTION_SETTINGS = ['redisUrl', 'queue', 'logLevel'] as const satisfies readonly SettingName[];
@@ -44,4 +45,32 @@ export function keyRingFor(
     'no IMAP_GRANTS_KEY set: credentials in Redis are sealed with a temporary key held only in this process\'s memory',
   );
   return ephemeralKeyRing();
+}
+
+type PipelineSettings = { [K in (typeof CONNECTION_SETTINGS | typeof API_SETTINGS | typeof WORKER_SETTINGS | typeof ROW_DEFAULT_SETTINGS)[number]]?: SettingValue<K> } & {
+  queue: string;
+  redisUrl: string;
+  apiKey: string;
+  apiUri: string;
+} & { [K in (typeof WORKER_SETTINGS)[number] | 'apiTimeout']: SettingValue<K> };
+
+/** The options `run`, `reconcile` and a scheduled reconciliation all pass to the pipeline. */
+export function pipelineOptions(
+  s: PipelineSettings,
+  run: { csvPath: string; outDir: string; ring: KeyRing; log: Logger; signal: AbortSignal; reset?: boolean },
+): Omit<RunPipelineOptions, 'plan' | 'onRow' | 'lockLabel' | 'lockHeld'> {
+  return {
+    csvPath: run.csvPath,
+    outDir: run.outDir,
+    queueName: s.queue,
+    redisUrl: s.redisUrl,
+    apiKey: s.apiKey,
+    apiUri: s.apiUri,
+    worker: workerConfig(s),
+    defaults: rowDefaults(s),
+    ring: run.ring,
+    log: run.log,
+    reset: run.reset === true,
+    signal: run.signal,
+  };
 }

@@ -4,7 +4,7 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit.js';
 import { addSettings } from '../options.js';
 import { exitCodeFor, formatSummary } from '../print-summary.js';
-import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, rowDefaults, workerConfig } from '../run-settings.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, pipelineOptions } from '../run-settings.js';
 import { warnIfShared } from './run.js';
 
 export function reconcileCommand(ctx: CommandContext): Command {
@@ -38,18 +38,14 @@ Examples:
       const log = createLogger(s.logLevel);
       warnIfShared(csv, log);
       const result = await reconcile({
-        csvPath: csv,
-        outDir: String(opts.out),
-        queueName: s.queue,
-        redisUrl: s.redisUrl,
-        apiKey: s.apiKey,
-        apiUri: s.apiUri,
-        worker: workerConfig(s),
-        defaults: rowDefaults(s),
-        ring: keyRingFor(opts, env, { command: 'reconcile', allowEphemeral: true, log }),
-        log,
-        reset: opts.reset === true,
-        signal: ctx.shutdown,
+        ...pipelineOptions(s, {
+          csvPath: csv,
+          outDir: String(opts.out),
+          ring: keyRingFor(opts, env, { command: 'reconcile', allowEphemeral: true, log }),
+          log,
+          signal: ctx.shutdown,
+          reset: opts.reset === true,
+        }),
         dryRun: opts.dryRun === true,
         deleteOrphans: opts.deleteOrphans === true,
       });

@@ -4,7 +4,7 @@ import { resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 import { addSettings } from '../options.js';
 import { exitCodeFor, formatSummary } from '../print-summary.js';
-import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, rowDefaults, workerConfig } from '../run-settings.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, pipelineOptions } from '../run-settings.js';
 import type { Logger } from '../../log.js';
 
 /** Warns when the credentials file can be read by other users. */
@@ -55,18 +55,14 @@ Examples:
         : createLogger(base.logLevel);
       warnIfShared(csv, log);
       const summary = await runPipeline({
-        csvPath: csv,
-        outDir: String(opts.out),
-        queueName: base.queue,
-        redisUrl: base.redisUrl,
-        apiKey: base.apiKey,
-        apiUri: base.apiUri,
-        worker: workerConfig(base),
-        defaults: rowDefaults(base),
-        ring: keyRingFor(opts, env, { command: 'run', allowEphemeral: true, log }),
-        log,
-        reset: opts.reset === true,
-        signal: ctx.shutdown,
+        ...pipelineOptions(base, {
+          csvPath: csv,
+          outDir: String(opts.out),
+          ring: keyRingFor(opts, env, { command: 'run', allowEphemeral: true, log }),
+          log,
+          signal: ctx.shutdown,
+          reset: opts.reset === true,
+        }),
         onProgress: display?.update,
         highWater: base.highWater,
       }).finally(() => display?.stop());

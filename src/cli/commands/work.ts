@@ -5,7 +5,7 @@ import { maskSecret, resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, FatalError } from '../exit.js';
 import { addSettings } from '../options.js';
-import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, rowDefaults, workerConfig } from '../run-settings.js';
+import { API_SETTINGS, CONNECTION_SETTINGS, KEY_SETTINGS, ROW_DEFAULT_SETTINGS, WORKER_SETTINGS, keyRingFor, pipelineOptions, workerConfig } from '../run-settings.js';
 
 export function workCommand(ctx: CommandContext): Command {
   const cmd = new Command('work')
@@ -67,19 +67,9 @@ Examples:
               const outDir = join(job.data.outDir, new Date().toISOString().replace(/[:.]/g, '-'));
               log.info({ event: 'schedule:fired', queue: s.queue, out: outDir }, 'scheduled reconciliation started');
               const result = await reconcile({
-                csvPath: job.data.csvPath,
-                outDir,
-                queueName: s.queue,
-                redisUrl: s.redisUrl,
-                apiKey: s.apiKey,
-                apiUri: s.apiUri,
-                worker: config,
-                defaults: rowDefaults(s),
-                ring,
-                log,
+                ...pipelineOptions(s, { csvPath: job.data.csvPath, outDir, ring, log, signal: ctx.shutdown }),
                 dryRun: false,
                 deleteOrphans: job.data.deleteOrphans,
-                signal: ctx.shutdown,
               });
               log.info({ event: 'schedule:done', queue: s.queue, out: outDir, plan: result.plan, orphans: result.orphans, granted: result.summary?.granted, dead_lettered: result.summary?.dead_lettered }, 'scheduled reconciliation finished');
             })
