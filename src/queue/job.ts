@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Job } from 'bullmq';
 
 export const JOB_NAME = 'grant';
 /** BullMQ key prefix: every key of a run sits under `imap-grants:<queue>:`. */
@@ -34,3 +35,20 @@ export function jobIdFor(email: string): string {
 
 /** Associated data binding sealed credentials to one job of one queue. */
 export const sealBinding = (queue: string, jobId: string) => `${queue}/${jobId}`;
+
+/** The non-secret fields every outcome record of a job carries. */
+export function outcomeFields(d: GrantJobData): { line: number; email: string; imap_host?: string; warnings?: string } {
+  return {
+    line: d.line,
+    email: d.email,
+    ...(d.imapHost ? { imap_host: d.imapHost } : {}),
+    ...(d.warnings?.length ? { warnings: d.warnings.join('; ') } : {}),
+  };
+}
+
+/** Drops a job's sealed credentials, keeping what the dead-letter report needs. */
+export async function scrubCredentials(job: Job<GrantJobData>): Promise<void> {
+  if (job.data.sealed === undefined) return;
+  const { sealed: _dropped, ...rest } = job.data;
+  await job.updateData(rest as GrantJobData);
+}

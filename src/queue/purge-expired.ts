@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from '../log.js';
-import type { GrantJobData } from './job.js';
+import { outcomeFields, type GrantJobData } from './job.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -22,9 +22,7 @@ export async function purgeExpiredCredentials(queue: Queue<GrantJobData>, ledger
     }
     await ledger.recordOutcome(job.id, {
       outcome: 'expired',
-      line: job.data.line,
-      email: job.data.email,
-      ...(job.data.imapHost ? { imap_host: job.data.imapHost } : {}),
+      ...outcomeFields(job.data),
       error_type: 'expired',
       message: `credentials waited longer than --credential-ttl (${Math.round(ttlMs / 1000)} s) without being processed and were purged`,
       attempts: job.attemptsMade,

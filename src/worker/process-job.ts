@@ -22,7 +22,7 @@ import { CredentialsUnreadableError, openSecrets, passwordFingerprint } from '..
 import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
-import { sealBinding, type GrantJobData } from '../queue/job.js';
+import { outcomeFields, scrubCredentials, sealBinding, type GrantJobData } from '../queue/job.js';
 import type { HostGate } from '../queue/host-gate.js';
 import type { Ledger, OutcomeRecord } from '../queue/ledger.js';
 import type { Failure, MailboxSecrets } from '../types.js';
@@ -68,24 +68,10 @@ export function makeProcessor(deps: ProcessorDeps) {
   const { nylas, queue, ledger, ring, log, config } = deps;
   let consecutive429 = 0;
 
-  const base = (job: Job<GrantJobData>) => ({
-    line: job.data.line,
-    email: job.data.email,
-    ...(job.data.imapHost ? { imap_host: job.data.imapHost } : {}),
-    ...(job.data.warnings?.length ? { warnings: job.data.warnings.join('; ') } : {}),
-  });
-
-  /** Drops the sealed credentials, keeping what the dead-letter report needs. */
-  const scrub = async (job: Job<GrantJobData>) => {
-    if (job.data.sealed === undefined) return;
-    const { sealed: _dropped, ...rest } = job.data;
-    await job.updateData(rest as GrantJobData);
-  };
-
   const finalFailure = async (job: Job<GrantJobData>, failure: Failure, attempts: number, secrets?: MailboxSecrets): Promise<never> => {
     const record: OutcomeRecord = {
       outcome: failure.type === 'expired' ? 'expired' : 'dead_lettered',
-      ...base(job),
+      ...outcomeFields(job.data),
       error_type: failure.type,
       ...(failure.httpStatus !== undefined ? { http_status: failure.httpStatus } : {}),
       message: clip(failure.message),
@@ -95,7 +81,7 @@ export function makeProcessor(deps: ProcessorDeps) {
       finished_at: new Date().toISOString(),
     };
     await ledger.recordOutcome(job.id!, record);
-    await scrub(job);
+    await scrubCredentials(job);
     log.warn(
       { event: 'job:dead-lettered', email: job.data.email, line: job.data.line, attempt: attempts, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
       `${job.data.email}: dead-lettered (${failure.type})`,
@@ -108,20 +94,20 @@ export function makeProcessor(deps: ProcessorDeps) {
     // Only a job started before (a crash, a delay, a 429) can already have an outcome;
     // on a first start the lookup is skipped, one Redis round trip per job.
     if ((job.attemptsStarted ?? 0) > 1 && (await ledger.outcomeOf(job.id!))) {
-      await scrub(job);
+      await scrubCredentials(job);
       return;
     }
     if (Date.now() - job.timestamp > config.credentialTtlMs) {
       const record: OutcomeRecord = {
         outcome: 'expired',
-        ...base(job),
+        ...outcomeFields(job.data),
         error_type: 'expired',
         message: `credentials waited longer than --credential-ttl (${Math.round(config.credentialTtlMs / 1000)} s) and were purged unused`,
         attempts: job.attemptsMade,
         finished_at: new Date().toISOString(),
       };
       await ledger.recordOutcome(job.id!, record);
-      await scrub(job);
+      await scrubCredentials(job);
       log.warn({ event: 'job:expired', email: job.data.email, line: job.data.line }, `${job.data.email}: credentials expired unused`);
       return;
     }
@@ -176,7 +162,7 @@ export function makeProcessor(deps: ProcessorDeps) {
         const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
         await ledger.recordOutcome(job.id!, {
           outcome: 'granted',
-          ...base(job),
+          ...outcomeFields(job.data),
           grant_id: g.id,
           grant_status: g.grantStatus ?? 'valid',
           grant_action: job.data.grantId && job.data.grantId === g.id ? 'reauthenticated' : action,

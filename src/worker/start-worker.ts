@@ -6,7 +6,7 @@ import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
 import { HOST_GATE_DEFAULTS, HostGate } from '../queue/host-gate.js';
-import { PREFIX, type GrantJobData } from '../queue/job.js';
+import { outcomeFields, PREFIX, scrubCredentials, type GrantJobData } from '../queue/job.js';
 import type { Ledger } from '../queue/ledger.js';
 import { makeProcessor, type ProcessorConfig } from './process-job.js';
 
@@ -89,16 +89,13 @@ export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJ
       if (await ledger.outcomeOf(job.id!)) return;
       await ledger.recordOutcome(job.id!, {
         outcome: 'dead_lettered',
-        line: job.data.line,
-        email: job.data.email,
-        ...(job.data.imapHost ? { imap_host: job.data.imapHost } : {}),
+        ...outcomeFields(job.data),
         error_type: 'provider_not_responding',
         message: clip(`job failed outside the processor: ${err.message}`),
         attempts: job.attemptsMade,
         finished_at: new Date().toISOString(),
       });
-      const { sealed: _dropped, ...rest } = job.data;
-      await job.updateData(rest as GrantJobData);
+      await scrubCredentials(job);
     })().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not record a failed job'));
   });
 
