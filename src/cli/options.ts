@@ -20,13 +20,18 @@ export function addSettings(cmd: Command, names: readonly SettingName[], env: No
   return cmd;
 }
 
+/** Parses a whole number in [min, max]; commander names the option in its error. */
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got "${v}"`);
+    }
+    return n;
+  };
+}
+
 /** A `--port` option: an integer from 0 (any free port) to 65535. */
 export function portOption(defaultPort: number, description = 'port to listen on'): Option {
-  return new Option('--port <port>', description)
-    .argParser((v) => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError(`expected 0-65535, got "${v}"`);
-      return n;
-    })
-    .default(defaultPort);
+  return new Option('--port <port>', description).argParser(intArg(0, 65535)).default(defaultPort);
 }

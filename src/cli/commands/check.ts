@@ -1,25 +1,19 @@
 import { Command, Option } from 'commander';
 import { resolveSettings } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
-import { EXIT, FatalError } from '../exit.js';
-import { addSettings } from '../options.js';
+import { EXIT } from '../exit.js';
+import { addSettings, intArg } from '../options.js';
 import { ROW_DEFAULT_SETTINGS, rowDefaults } from '../run-settings.js';
 import { warnIfShared } from './run.js';
-
-const positiveInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new FatalError(`${name}: expected an integer ≥ 1, got "${v}"`);
-  return n;
-};
 
 export function checkCommand(ctx: CommandContext): Command {
   const cmd = new Command('check')
     .description('preflight: log in to every mailbox\'s IMAP (and SMTP) server directly, without Nylas, and say which rows would fail')
     .argument('<csv>', 'CSV of mailboxes, as for run')
     .requiredOption('--out <dir>', 'directory for check.csv')
-    .addOption(new Option('--concurrency <n>', 'logins in flight in total').argParser(positiveInt('--concurrency')).default(20))
-    .addOption(new Option('--per-host-concurrency <n>', 'logins in flight per mail host').argParser(positiveInt('--per-host-concurrency')).default(5))
-    .addOption(new Option('--login-timeout <ms>', 'overall deadline of one login').argParser(positiveInt('--login-timeout')).default(15_000))
+    .addOption(new Option('--concurrency <n>', 'logins in flight in total').argParser(intArg(1)).default(20))
+    .addOption(new Option('--per-host-concurrency <n>', 'logins in flight per mail host').argParser(intArg(1)).default(5))
+    .addOption(new Option('--login-timeout <ms>', 'overall deadline of one login').argParser(intArg(1)).default(15_000))
     .option('--insecure-tls', 'accept self-signed certificates');
   addSettings(cmd, [...ROW_DEFAULT_SETTINGS, 'logLevel']);
   return cmd

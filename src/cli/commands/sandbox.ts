@@ -2,31 +2,26 @@ import { SANDBOX_DEFAULTS } from '../../sandbox/options.js';
 import { Command, Option } from 'commander';
 import { parseFaultMix, FAULT_KINDS } from '../../core/fault-mix.js';
 import { EXIT, FatalError } from '../exit.js';
+import { intArg, portOption } from '../options.js';
 import type { CommandContext } from '../context.js';
-
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new FatalError(`${name}: expected an integer ≥ ${min}, got "${v}"`);
-  return n;
-};
 
 export function sandboxCommand(ctx: CommandContext): Command {
   return new Command('sandbox')
     .description('serve a Nylas v3-compatible API locally that performs real IMAP and SMTP logins')
-    .option('--port <port>', 'port to listen on', int('--port', 0), SANDBOX_DEFAULTS.port)
+    .addOption(portOption(SANDBOX_DEFAULTS.port))
     .option('--host <host>', 'address to listen on', SANDBOX_DEFAULTS.host)
     .addOption(new Option('--api-key <key>', 'API key clients must send (env NYLAS_API_KEY; default "sandbox")'))
-    .option('--rate <n>', 'requests per second per application before 429', int('--rate', 1), SANDBOX_DEFAULTS.rate)
-    .option('--latency <ms>', 'fixed delay added to every API answer', int('--latency', 0), 0)
+    .option('--rate <n>', 'requests per second per application before 429', intArg(1), SANDBOX_DEFAULTS.rate)
+    .option('--latency <ms>', 'fixed delay added to every API answer', intArg(0), 0)
     .option('--faults <mix>', `seeded fault mix, e.g. 504:0.1,429:0.05 (kinds: ${Object.keys(FAULT_KINDS).join(', ')})`, '')
-    .option('--seed <n>', 'seed of the fault mix', int('--seed', 0), 1)
-    .option('--provider-timeout <ms>', 'deadline for one IMAP/SMTP login before 504', int('--provider-timeout', 100), SANDBOX_DEFAULTS.providerTimeoutMs)
-    .option('--auth-limit-window <ms>', 'window of the 3-failed-logins lockout', int('--auth-limit-window', 1), SANDBOX_DEFAULTS.authLimitWindowMs)
+    .option('--seed <n>', 'seed of the fault mix', intArg(0), 1)
+    .option('--provider-timeout <ms>', 'deadline for one IMAP/SMTP login before 504', intArg(100), SANDBOX_DEFAULTS.providerTimeoutMs)
+    .option('--auth-limit-window <ms>', 'window of the 3-failed-logins lockout', intArg(1), SANDBOX_DEFAULTS.authLimitWindowMs)
     .option('--no-require-connector', 'allow custom auth before an IMAP connector exists')
     .option('--insecure-tls', 'accept self-signed certificates from mail servers')
     .option('--demo-mail', 'also start the demo IMAP and SMTP servers')
-    .option('--demo-imap-port <port>', 'port of the demo IMAP server', int('--demo-imap-port', 0), 3143)
-    .option('--demo-smtp-port <port>', 'port of the demo SMTP server', int('--demo-smtp-port', 0), 3025)
+    .option('--demo-imap-port <port>', 'port of the demo IMAP server', intArg(0, 65535), 3143)
+    .option('--demo-smtp-port <port>', 'port of the demo SMTP server', intArg(0, 65535), 3025)
     .addHelpText(
       'after',
       `
