@@ -28,7 +28,7 @@ export const passwordOf = (i) => `pw${i}-${(i * 2654435761) % 1e9}`;
 export function timed(args, env = {}, onStart) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M', node, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M cpu=%U+%S', node, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

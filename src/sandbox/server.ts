@@ -26,6 +26,8 @@ export interface SandboxStats {
   lastAuthCallAt: Record<string, number>;
   /** Answers per email that were not 429s, including faults (an attempt's worth of API work each). */
   nonRateLimitedAnswersByEmail: Record<string, number>;
+  /** Custom-auth calls being answered right now, the most at once, and their summed time (ms): busy / window = calls in flight on average. */
+  customAuthInFlight: { now: number; peak: number; busyMs: number };
 }
 
 export interface RunningSandbox {
@@ -189,6 +191,7 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
     authCallsByEmail: {},
     lastAuthCallAt: {},
     nonRateLimitedAnswersByEmail: {},
+    customAuthInFlight: { now: 0, peak: 0, busyMs: 0 },
   };
 
   const loginOpts = { timeoutMs: opts.providerTimeoutMs, rejectUnauthorized: opts.rejectUnauthorized };
@@ -498,8 +501,16 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
         stats.lastAuthCallAt[who] = Date.now();
         if (!fault?.startsWith('429')) stats.nonRateLimitedAnswersByEmail[who] = (stats.nonRateLimitedAnswersByEmail[who] ?? 0) + 1;
       }
-      if (fault && (await applyFault(fault, res))) return;
-      return customAuth(req, res, body);
+      const flight = stats.customAuthInFlight;
+      const arrived = Date.now();
+      flight.peak = Math.max(flight.peak, ++flight.now);
+      try {
+        if (fault && (await applyFault(fault, res))) return;
+        return await customAuth(req, res, body);
+      } finally {
+        flight.now--;
+        flight.busyMs += Date.now() - arrived;
+      }
     }
     if (path === '/v3/connect/token' && method === 'POST') return exchangeCode(res, body);
     if (path === '/v3/grants' && method === 'GET') return listGrants(res, url.searchParams);
