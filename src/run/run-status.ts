@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { GrantJobData } from '../queue/job.js';
-import { HostGate } from '../queue/host-gate.js';
+import { CallGate } from '../queue/call-gate.js';
 import type { Ledger } from '../queue/ledger.js';
 
 /** Where a run stands, read from the ledger and the queue: right with any number of processes. */
@@ -42,7 +42,7 @@ export async function readRunStatus(queue: Queue<GrantJobData>, ledger: Ledger):
     ledger.finishRate(windowS),
     ledger.errorTypes(),
     ledger.metrics(),
-    new HostGate(ledger.client, ledger.queue).openBreakers(),
+    new CallGate(ledger.client, ledger.queue).openBreakers(),
   ]);
   const finished = c.granted + c.dead_lettered + c.expired;
   const remaining = Math.max(0, c.accepted - finished);

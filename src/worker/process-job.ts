@@ -5,8 +5,8 @@
  * 1. already final in the ledger (a crash after recording): complete, no API call;
  * 2. older than the credential TTL: reported `expired`, credentials dropped;
  * 3. credentials do not open: dead-lettered `credentials_unreadable`;
- * 4. wait for a slot on its IMAP host; if the host is busy or its circuit
- *    breaker is open, the job is delayed without spending an attempt;
+ * 4. pass the call gate (a 429 pause, the pace, a slot on its IMAP host, its
+ *    circuit breaker); a job that cannot go soon is delayed without spending an attempt;
  * 5. call Nylas. Success: `granted`. Failure: classified, then one of
  *    - retry: throw, BullMQ re-queues it after the backoff (spends an attempt);
  *    - pause_all: 429, every worker pauses (no attempt spent);
@@ -23,7 +23,7 @@ import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
 import { outcomeFields, scrubCredentials, sealBinding, type GrantJobData } from '../queue/job.js';
-import type { HostGate } from '../queue/host-gate.js';
+import type { CallGate } from '../queue/call-gate.js';
 import type { Ledger, OutcomeRecord } from '../queue/ledger.js';
 import type { Failure, MailboxSecrets } from '../types.js';
 
@@ -42,8 +42,8 @@ export interface ProcessorDeps {
   ring: KeyRing;
   log: Logger;
   config: ProcessorConfig;
-  /** Per-host concurrency cap and circuit breaker, shared through Redis. */
-  gate: HostGate;
+  /** The 429 pause, the pace, and per-host cap and circuit breaker, shared through Redis. */
+  gate: CallGate;
   /** Called once when the API key is refused; the run must stop. */
   onHalt(reason: string): Promise<void>;
 }
@@ -121,31 +121,36 @@ export function makeProcessor(deps: ProcessorDeps) {
     }
 
     const host = job.data.imapHost;
-    if (host) {
-      const admission = await deps.gate.admit(host, job.id!);
-      if (!admission.go) {
-        log.debug({ event: 'job:host-wait', email: job.data.email, line: job.data.line, host, reason: admission.reason, delay_ms: admission.delayMs }, 'delayed for its host');
-        await job.moveToDelayed(Date.now() + admission.delayMs, token);
-        throw new DelayedError();
-      }
-      if (admission.probe) log.info({ event: 'host:breaker-probe', host, email: job.data.email }, `probing ${host}`);
+    const admission = await deps.gate.admit(host, job.id!);
+    if (!admission.go) {
+      log.debug({ event: 'job:gate-wait', email: job.data.email, line: job.data.line, host, reason: admission.reason, delay_ms: admission.delayMs }, 'delayed by the call gate');
+      await job.moveToDelayed(Date.now() + admission.delayMs, token);
+      throw new DelayedError();
     }
-    let hostResult: 'S' | 'F' | 'N' = 'N';
-    const started = Date.now();
-    const timed = () => ledger.bumpMetrics(latencyFields(Date.now() - started)).catch(() => undefined);
+    if (admission.probe) log.info({ event: 'host:breaker-probe', host, email: job.data.email }, `probing ${host}`);
     const renewal = host ? setInterval(() => void deps.gate.renew(host, job.id!).catch(() => undefined), deps.gate.opts.leaseMs / 3) : undefined;
+    const started = Date.now();
+    // Once the answer is in, the slot, the breaker and the latency counter are
+    // updated while the outcome is recorded: no job waits on them in turn.
+    let afterCall: Promise<unknown> | undefined;
+    const answered = (hostResult: 'S' | 'F' | 'N') => {
+      clearInterval(renewal);
+      afterCall = Promise.all([ledger.bumpMetrics(latencyFields(Date.now() - started)).catch(() => undefined), host ? releaseHost(host, hostResult) : undefined]);
+    };
     try {
       return await callNylas();
     } finally {
-      clearInterval(renewal);
-      if (host) {
-        const change = await deps.gate.release(host, job.id!, hostResult).catch(() => undefined);
-        if (change === 'opened') {
-          log.warn({ event: 'host:breaker-opened', host, cooldown_ms: deps.gate.opts.cooldownMs }, `${host} is not answering: its jobs wait, one probe every ${Math.round(deps.gate.opts.cooldownMs / 1000)} s`);
-          await ledger.bumpMetrics({ breakers_opened: 1 }).catch(() => undefined);
-        } else if (change === 'closed') {
-          log.warn({ event: 'host:breaker-closed', host }, `${host} answers again: its jobs resume`);
-        }
+      if (!afterCall) answered('N');
+      await afterCall;
+    }
+
+    async function releaseHost(host: string, hostResult: 'S' | 'F' | 'N'): Promise<void> {
+      const change = await deps.gate.release(host, job.id!, hostResult).catch(() => undefined);
+      if (change === 'opened') {
+        log.warn({ event: 'host:breaker-opened', host, cooldown_ms: deps.gate.opts.cooldownMs }, `${host} is not answering: its jobs wait, one probe every ${Math.round(deps.gate.opts.cooldownMs / 1000)} s`);
+        await ledger.bumpMetrics({ breakers_opened: 1 }).catch(() => undefined);
+      } else if (change === 'closed') {
+        log.warn({ event: 'host:breaker-closed', host }, `${host} answers again: its jobs resume`);
       }
     }
 
@@ -156,8 +161,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           overrides: { timeout: config.apiTimeoutS },
         });
         consecutive429 = 0;
-        hostResult = 'S';
-        await timed();
+        answered('S');
         const g = res.data;
         const action = g.createdAt === g.updatedAt ? 'created' : 'reauthenticated';
         await ledger.recordOutcome(job.id!, {
@@ -175,9 +179,8 @@ export function makeProcessor(deps: ProcessorDeps) {
           `${job.data.email}: granted`,
         );
       } catch (err) {
-        await timed();
         const failure = classifyApiError(err);
-        if (failure.type === 'provider_not_responding') hostResult = 'F';
+        answered(failure.type === 'provider_not_responding' ? 'F' : 'N');
         failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
         switch (RETRY_POLICY[failure.type]) {
           case 'retry': {

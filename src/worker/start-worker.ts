@@ -5,7 +5,7 @@ import { clip } from '../core/redact.js';
 import type { KeyRing } from '../crypto/key-ring.js';
 import type { Logger } from '../log.js';
 import type { NylasClient } from '../nylas/sdk.js';
-import { HOST_GATE_DEFAULTS, HostGate } from '../queue/host-gate.js';
+import { CALL_GATE_DEFAULTS, CallGate, PAUSE_ONLY_LIMITER } from '../queue/call-gate.js';
 import { outcomeFields, PREFIX, scrubCredentials, type GrantJobData } from '../queue/job.js';
 import type { Ledger } from '../queue/ledger.js';
 import { makeProcessor, type ProcessorConfig } from './process-job.js';
@@ -25,7 +25,7 @@ export interface WorkerConfig extends ProcessorConfig {
 export interface StartWorkerDeps {
   /** The worker's own (blocking) connection. */
   connection: Redis;
-  /** A shared connection for short commands (host slots and breakers). */
+  /** A shared connection for short commands (the call gate). */
   commands: Redis;
   queue: Queue<GrantJobData>;
   ledger: Ledger;
@@ -36,10 +36,12 @@ export interface StartWorkerDeps {
 }
 
 /**
- * A BullMQ worker for one queue. The limiter is `max 1 per 1000/rate ms`:
- * BullMQ counts job starts in fixed windows, and one start per slot is the
- * only way to keep every sliding second under the rate. It is the same
- * limiter on every process, because it lives in Redis.
+ * A BullMQ worker for one queue. The rate is kept by the call gate, not by
+ * BullMQ's limiter: a limiter of one job per 1000/rate ms (the only BullMQ
+ * setting that keeps every sliding second under the rate) leaves worker slots
+ * idle until another job finishes whenever a fetch is limited, which halved
+ * throughput at high rates. The gate spaces the calls themselves, across every
+ * process, and the limiter only carries the 429 pause.
  */
 export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJobData>; halted: Promise<string> } {
   const { queue, ledger, log, config } = deps;
@@ -56,8 +58,9 @@ export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJ
     haltResolve(reason);
   };
 
-  const gate = new HostGate(deps.commands, queue.name, {
-    ...HOST_GATE_DEFAULTS,
+  const gate = new CallGate(deps.commands, queue.name, {
+    ...CALL_GATE_DEFAULTS,
+    rate: config.rate,
     perHost: config.perHostConcurrency,
     ...(config.breakerCooldownMs ? { cooldownMs: config.breakerCooldownMs } : {}),
     ...(config.hostOutageLimitMs ? { maxOpenMs: config.hostOutageLimitMs } : {}),
@@ -67,7 +70,7 @@ export function startGrantWorker(deps: StartWorkerDeps): { worker: Worker<GrantJ
     connection: deps.connection,
     prefix: PREFIX,
     concurrency: config.concurrency,
-    limiter: { max: 1, duration: Math.max(1, Math.ceil(1000 / config.rate)) },
+    limiter: PAUSE_ONLY_LIMITER,
     // Credentials leave Redis with the job: completed jobs are removed, failed
     // ones were scrubbed by the processor before it threw.
     removeOnComplete: { count: 0 },

@@ -1,18 +1,22 @@
 /**
- * Per-host protection through real Redis: the concurrency cap across workers,
- * and the circuit breaker that holds a down host's jobs without spending
+ * The call gate through real Redis: the pace shared by every worker, the 429
+ * pause that holds jobs already fetched, the per-host concurrency cap, and
+ * the circuit breaker that holds a down host's jobs without spending
  * attempts while other hosts keep flowing.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { ephemeralKeyRing } from '../../src/crypto/key-ring.js';
 import { startDemoMailServers, type RunningMailServers } from '../../src/demo/mail-servers.js';
-import { HOST_GATE_DEFAULTS, HostGate } from '../../src/queue/host-gate.js';
+import { CALL_GATE_DEFAULTS, CallGate } from '../../src/queue/call-gate.js';
+import { PREFIX } from '../../src/queue/job.js';
 import { runPipeline } from '../../src/run/run-pipeline.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { closedPort } from '../helpers/net.js';
-import { capturedLogger, randomPassword, readReport, REDIS_URL, tempDir, uniqueQueue, writeCsv } from '../helpers/pipeline.js';
+import { capturedLogger, randomPassword, readReport, REDIS_URL, runCli, tempDir, uniqueQueue, writeCsv } from '../helpers/pipeline.js';
 import { sandboxWithClient, TEST_API_KEY } from '../helpers/sandbox.js';
 
 let redis: Redis;
@@ -21,9 +25,56 @@ beforeAll(() => {
 });
 afterAll(() => redis?.disconnect());
 
-describe('HostGate', () => {
+/** Host tests: a pace fast enough not to matter. */
+const FAST = { ...CALL_GATE_DEFAULTS, rate: 1000 };
+
+describe('CallGate: pace and 429 pause', () => {
+  it('spaces calls 1000/rate ms apart, across gates on separate connections', async () => {
+    const queue = uniqueQueue('pace');
+    const other = new Redis(REDIS_URL);
+    try {
+      const gates = [new CallGate(redis, queue, { ...CALL_GATE_DEFAULTS, rate: 20 }), new CallGate(other, queue, { ...CALL_GATE_DEFAULTS, rate: 20 })];
+      const t0 = performance.now();
+      const at = await Promise.all(Array.from({ length: 10 }, (_, i) => gates[i % 2]!.admit('imap.pace.test', `j${i}`).then((a) => ({ a, t: performance.now() - t0 }))));
+      expect(at.every((x) => x.a.go)).toBe(true);
+      const times = at.map((x) => x.t).sort((x, y) => x - y);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      // 50 ms apart by reservation; a reply that arrives late can shorten one gap a little.
+      expect(Math.min(...gaps)).toBeGreaterThan(35);
+      expect(times.at(-1)! - times[0]!).toBeGreaterThan(400);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('delays a job instead of holding a worker slot when the pace queue is longer than the max wait', async () => {
+    const gate = new CallGate(redis, uniqueQueue('pace'), { ...CALL_GATE_DEFAULTS, rate: 10, maxPaceWaitMs: 250 });
+    // Five at once: reserved 0, 100 and 200 ms from now; the other two would wait 300 and 400 ms.
+    const all = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => gate.admit(undefined, id)));
+    expect(all.filter((a) => a.go)).toHaveLength(3);
+    const delayed = all.filter((a) => !a.go);
+    expect(delayed).toEqual([expect.objectContaining({ reason: 'paced' }), expect.objectContaining({ reason: 'paced' })]);
+  });
+
+  it('holds calls of jobs already fetched while a 429 pause runs', async () => {
+    const queueName = uniqueQueue('pause');
+    const queue = new Queue(queueName, { connection: redis, prefix: PREFIX });
+    try {
+      const gate = new CallGate(redis, queueName, FAST);
+      await queue.rateLimit(400);
+      const t0 = performance.now();
+      expect(await gate.admit('imap.pause.test', 'short-wait', 100)).toMatchObject({ go: false, reason: 'rate_limited' });
+      expect(await gate.admit('imap.pause.test', 'waits', 2_000)).toEqual({ go: true, probe: false });
+      expect(performance.now() - t0).toBeGreaterThan(300);
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
+describe('CallGate: hosts', () => {
   it('caps logins per host across callers, and frees a slot on release', async () => {
-    const gate = new HostGate(redis, uniqueQueue('gate'), { ...HOST_GATE_DEFAULTS, perHost: 2 });
+    const gate = new CallGate(redis, uniqueQueue('gate'), { ...FAST, perHost: 2 });
     expect(await gate.admit('imap.a.test', 'j1', 0)).toEqual({ go: true, probe: false });
     expect(await gate.admit('imap.a.test', 'j2', 0)).toEqual({ go: true, probe: false });
     expect(await gate.admit('imap.a.test', 'j3', 100)).toMatchObject({ go: false, reason: 'host_busy' });
@@ -34,7 +85,7 @@ describe('HostGate', () => {
   });
 
   it('reclaims the slot of a worker that died holding it', async () => {
-    const gate = new HostGate(redis, uniqueQueue('gate'), { ...HOST_GATE_DEFAULTS, perHost: 1, leaseMs: 200 });
+    const gate = new CallGate(redis, uniqueQueue('gate'), { ...FAST, perHost: 1, leaseMs: 200 });
     expect((await gate.admit('h.test', 'dead', 0)).go).toBe(true);
     expect((await gate.admit('h.test', 'next', 0)).go).toBe(false);
     await new Promise((r) => setTimeout(r, 250));
@@ -42,7 +93,7 @@ describe('HostGate', () => {
   });
 
   it('opens on mostly-failing results, probes one job per cool-down, closes on success', async () => {
-    const gate = new HostGate(redis, uniqueQueue('gate'), { ...HOST_GATE_DEFAULTS, minSamples: 5, window: 10, failRatio: 0.8, cooldownMs: 300 });
+    const gate = new CallGate(redis, uniqueQueue('gate'), { ...FAST, minSamples: 5, window: 10, failRatio: 0.8, cooldownMs: 300 });
     const results = ['S', 'F', 'F', 'F'] as const;
     for (const r of results) expect(await gate.release('down.test', 'x', r)).toBeUndefined();
     expect(await gate.release('down.test', 'x', 'F')).toBe('opened'); // 4 of 5 failed
@@ -64,7 +115,7 @@ describe('HostGate', () => {
   });
 
   it('lets a host\'s jobs through again after the outage limit', async () => {
-    const gate = new HostGate(redis, uniqueQueue('gate'), { ...HOST_GATE_DEFAULTS, minSamples: 2, window: 2, cooldownMs: 60_000, maxOpenMs: 200 });
+    const gate = new CallGate(redis, uniqueQueue('gate'), { ...FAST, minSamples: 2, window: 2, cooldownMs: 60_000, maxOpenMs: 200 });
     await gate.release('gone.test', 'x', 'F');
     expect(await gate.release('gone.test', 'x', 'F')).toBe('opened');
     expect((await gate.admit('gone.test', 'a', 0)).go).toBe(false);
@@ -128,5 +179,34 @@ describe('a run with one host down', () => {
     expect(downCalls()).toBe(dead_.reduce((a, d) => a + Number(d.attempts), 0));
     const grants = await readReport(join(dir, 'out', 'grants.csv'));
     expect(grants).toHaveLength(10);
+  });
+});
+
+describe('two worker processes sharing one rate', () => {
+  let mail: RunningMailServers;
+  let sandbox: RunningSandbox;
+  const rows = 60;
+  beforeAll(async () => {
+    mail = await startDemoMailServers({ mailboxes: Object.fromEntries(Array.from({ length: rows }, (_, i) => [`r${i}@pace.test`, `pw${i}`])) });
+    // The sandbox answers 429 past 20 calls in any sliding second, as Nylas does past its limit.
+    ({ sandbox } = await sandboxWithClient({ rate: 20 }));
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await mail?.close();
+  });
+
+  it('stays under the API limit together: no 429, no sliding second over it', async () => {
+    const dir = await tempDir();
+    const csv = await writeCsv(dir, [['email', 'imap_password', 'imap_host', 'imap_port'], ...Array.from({ length: rows }, (_, i) => [`r${i}@pace.test`, `pw${i}`, '127.0.0.1', String(mail.imapPort)])]);
+    const queue = uniqueQueue('two-workers');
+    const env = { NYLAS_API_KEY: TEST_API_KEY, NYLAS_API_URI: sandbox.url, REDIS_URL, IMAP_GRANTS_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'warn' };
+    expect((await runCli(['import', csv, '--queue', queue], env)).code).toBe(0);
+    const work = () => runCli(['work', '--queue', queue, '--until-drained', '--concurrency', '20', '--rate', '15'], env);
+    const results = await Promise.all([work(), work()]);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+    expect(sandbox.stats.customAuth.created).toBe(rows);
+    expect(sandbox.stats.rateLimited).toBe(0);
+    expect(sandbox.stats.peakPerSecond).toBeLessThanOrEqual(20);
   });
 });
