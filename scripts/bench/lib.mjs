@@ -22,13 +22,13 @@ export async function writeCsv(path, rows, host = '127.0.0.1', port = 143) {
 export const passwordOf = (i) => `pw${i}-${(i * 2654435761) % 1e9}`;
 
 /**
- * Runs a command under GNU time; resolves with wall seconds, peak RSS (MB) and output.
+ * Runs a command under GNU time; resolves with wall seconds, peak RSS (MB), CPU seconds and output.
  * `onStart` gets the child, for benchmarks that watch it.
  */
 export function timed(args, env = {}, onStart) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M cpu=%U+%S', node, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M __CPU_S=%U+%S', node, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -38,7 +38,8 @@ export function timed(args, env = {}, onStart) {
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const rss = Number(err.match(/__RSS_KB=(\d+)/)?.[1] ?? 0) / 1024;
-      resolve({ code, seconds, rssMb: Math.round(rss), out, err: err.replace(/__RSS_KB=\d+\n?/, '') });
+      const cpu = err.match(/__CPU_S=([\d.]+)\+([\d.]+)/);
+      resolve({ code, seconds, rssMb: Math.round(rss), cpuS: cpu ? Number(cpu[1]) + Number(cpu[2]) : undefined, out, err: err.replace(/__RSS_KB=.*\n?/, '') });
     });
   });
 }
@@ -56,3 +57,21 @@ export async function dropQueue(queue) {
 
 export const newKey = () => randomBytes(32).toString('base64');
 export const qname = (tag) => `bench-${tag}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * Waits (up to 70 s) until few TCP sockets are in TIME_WAIT. Every sandbox login is a new IMAP
+ * connection, and tens of thousands of TIME_WAIT sockets on loopback make each connect() slower,
+ * so without this whichever side ran second was measured on a slower machine.
+ */
+export async function quietSockets(limit = 8000) {
+  const { readFile } = await import('node:fs/promises');
+  const timeWait = async () => {
+    let n = 0;
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      const text = await readFile(f, 'utf8').catch(() => '');
+      for (const line of text.split('\n').slice(1)) if (line.trim().split(/\s+/)[3] === '06') n++;
+    }
+    return n;
+  };
+  for (let i = 0; i < 70 && (await timeWait()) > limit; i++) await new Promise((r) => setTimeout(r, 1000));
+}

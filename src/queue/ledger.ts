@@ -51,9 +51,12 @@ export interface LedgerCounts {
 /**
  * Stored as `<outcome>|<error type>|<json>`. Counters per outcome and per
  * error type move with the record, so a row written twice is counted once.
- * ARGV: jobId, outcome, json, error type ('' for none), 10-second bucket.
+ * KEYS: outcomes, meta, finished, metrics.
+ * ARGV: jobId, outcome, json, error type ('' for none), 10-second bucket,
+ * then metric/increment pairs (the call's latency), added whatever happened.
  */
 const RECORD_OUTCOME = `
+for i = 6, #ARGV, 2 do redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1]) end
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[4] .. '|' .. ARGV[3])
 if prev then
@@ -66,6 +69,11 @@ else
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[2], 'err:' .. ARGV[4], 1) end
+return 1`;
+
+/** KEYS: metrics. ARGV: metric/increment pairs. One command, however many metrics. */
+const BUMP_METRICS = `
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1`;
 
 /** For each (jobId, line): '' if first seen in this import, else the earlier "<import>:<line>". */
@@ -87,7 +95,8 @@ const bucketOf = (ms: number) => Math.floor(ms / 1000 / BUCKET_S);
 const parseStored = (v: string) => JSON.parse(v.slice(v.indexOf('|', v.indexOf('|') + 1) + 1)) as OutcomeRecord;
 
 type LedgerRedis = Redis & {
-  igRecordOutcome(outcomes: string, meta: string, finished: string, jobId: string, outcome: string, json: string, errorType: string, bucket: string): Promise<number>;
+  igRecordOutcome(outcomes: string, meta: string, finished: string, metrics: string, jobId: string, outcome: string, json: string, errorType: string, bucket: string, ...metricPairs: Array<string | number>): Promise<number>;
+  igBumpMetrics(metrics: string, ...pairs: Array<string | number>): Promise<number>;
   igClaimRows(seen: string, importId: string, ...pairs: string[]): Promise<string[]>;
 };
 
@@ -109,7 +118,8 @@ export class Ledger {
       metrics: `${base}:metrics`,
     };
     if (!('igRecordOutcome' in redis)) {
-      redis.defineCommand('igRecordOutcome', { numberOfKeys: 3, lua: RECORD_OUTCOME });
+      redis.defineCommand('igRecordOutcome', { numberOfKeys: 4, lua: RECORD_OUTCOME });
+      redis.defineCommand('igBumpMetrics', { numberOfKeys: 1, lua: BUMP_METRICS });
       redis.defineCommand('igClaimRows', { numberOfKeys: 1, lua: CLAIM_ROWS });
     }
     this.redis = redis as LedgerRedis;
@@ -120,9 +130,13 @@ export class Ledger {
     return this.redis;
   }
 
-  async recordOutcome(jobId: string, record: OutcomeRecord): Promise<void> {
+  /** Writes a row's final outcome; `metrics` (the last call's latency) ride along in the same round trip. */
+  async recordOutcome(jobId: string, record: OutcomeRecord, metrics: Record<string, number> = {}): Promise<void> {
     const errorType = record.outcome === 'granted' ? '' : (record.error_type ?? record.outcome);
-    await this.redis.igRecordOutcome(this.keys.outcomes, this.keys.meta, this.keys.finished, jobId, record.outcome, JSON.stringify(record), errorType, String(bucketOf(Date.now())));
+    await this.redis.igRecordOutcome(
+      this.keys.outcomes, this.keys.meta, this.keys.finished, this.keys.metrics,
+      jobId, record.outcome, JSON.stringify(record), errorType, String(bucketOf(Date.now())), ...Object.entries(metrics).flat(),
+    );
   }
 
   async outcomeOf(jobId: string): Promise<OutcomeRecord | undefined> {
@@ -140,9 +154,8 @@ export class Ledger {
 
   /** Counters kept by workers: retries, 429s, API latency histogram. */
   async bumpMetrics(fields: Record<string, number>): Promise<void> {
-    const m = this.redis.multi();
-    for (const [k, v] of Object.entries(fields)) m.hincrby(this.keys.metrics, k, v);
-    await m.exec();
+    const pairs = Object.entries(fields).flat();
+    if (pairs.length) await this.redis.igBumpMetrics(this.keys.metrics, ...pairs);
   }
 
   async metrics(): Promise<Record<string, number>> {

@@ -68,7 +68,7 @@ export function makeProcessor(deps: ProcessorDeps) {
   const { nylas, queue, ledger, ring, log, config } = deps;
   let consecutive429 = 0;
 
-  const finalFailure = async (job: Job<GrantJobData>, failure: Failure, attempts: number, secrets?: MailboxSecrets): Promise<never> => {
+  const finalFailure = async (job: Job<GrantJobData>, failure: Failure, attempts: number, secrets?: MailboxSecrets, metrics?: Record<string, number>): Promise<never> => {
     const record: OutcomeRecord = {
       outcome: failure.type === 'expired' ? 'expired' : 'dead_lettered',
       ...outcomeFields(job.data),
@@ -80,7 +80,7 @@ export function makeProcessor(deps: ProcessorDeps) {
       ...(secrets ? { password_fingerprint: passwordFingerprint(ring, secrets.imapPassword) } : {}),
       finished_at: new Date().toISOString(),
     };
-    await ledger.recordOutcome(job.id!, record);
+    await ledger.recordOutcome(job.id!, record, metrics);
     await scrubCredentials(job);
     log.warn(
       { event: 'job:dead-lettered', email: job.data.email, line: job.data.line, attempt: attempts, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
@@ -130,18 +130,27 @@ export function makeProcessor(deps: ProcessorDeps) {
     if (admission.probe) log.info({ event: 'host:breaker-probe', host, email: job.data.email }, `probing ${host}`);
     const renewal = host ? setInterval(() => void deps.gate.renew(host, job.id!).catch(() => undefined), deps.gate.opts.leaseMs / 3) : undefined;
     const started = Date.now();
-    // Once the answer is in, the slot, the breaker and the latency counter are
-    // updated while the outcome is recorded: no job waits on them in turn.
-    let afterCall: Promise<unknown> | undefined;
+    // Once the answer is in, the slot and the breaker are updated while the
+    // outcome is recorded, and the call's latency rides along with whatever
+    // ledger write comes next: no job waits on them in turn.
+    let released: Promise<void> | undefined;
+    let latency: Record<string, number> | undefined;
     const answered = (hostResult: 'S' | 'F' | 'N') => {
       clearInterval(renewal);
-      afterCall = Promise.all([ledger.bumpMetrics(latencyFields(Date.now() - started)).catch(() => undefined), host ? releaseHost(host, hostResult) : undefined]);
+      latency = latencyFields(Date.now() - started);
+      released = host ? releaseHost(host, hostResult) : Promise.resolve();
+    };
+    const takeLatency = () => {
+      const l = latency ?? {};
+      latency = undefined;
+      return l;
     };
     try {
       return await callNylas();
     } finally {
-      if (!afterCall) answered('N');
-      await afterCall;
+      if (!released) answered('N');
+      await released;
+      if (latency) await ledger.bumpMetrics(takeLatency()).catch(() => undefined);
     }
 
     async function releaseHost(host: string, hostResult: 'S' | 'F' | 'N'): Promise<void> {
@@ -173,7 +182,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           attempts: attempt,
           request_id: res.requestId,
           finished_at: new Date().toISOString(),
-        });
+        }, takeLatency());
         log.info(
           { event: 'job:granted', email: job.data.email, line: job.data.line, attempt, grant_id: g.id, request_id: res.requestId },
           `${job.data.email}: granted`,
@@ -184,19 +193,19 @@ export function makeProcessor(deps: ProcessorDeps) {
         failure.message = redactText(failure.message, [secrets.imapPassword, secrets.smtpPassword, secrets.imapUsername]);
         switch (RETRY_POLICY[failure.type]) {
           case 'retry': {
-            if (attempt >= config.maxAttempts) return finalFailure(job, failure, attempt, secrets);
+            if (attempt >= config.maxAttempts) return finalFailure(job, failure, attempt, secrets, takeLatency());
             log.info(
               { event: 'job:retry-scheduled', email: job.data.email, line: job.data.line, attempt, error_type: failure.type, http_status: failure.httpStatus, request_id: failure.requestId },
               `${job.data.email}: ${failure.type}, will retry`,
             );
-            await ledger.bumpMetrics({ retries: 1 });
+            await ledger.bumpMetrics({ retries: 1, ...takeLatency() });
             throw new RetryableError(`${failure.type}: ${clip(failure.message)}`);
           }
           case 'pause_all': {
             consecutive429++;
             const ms = rateLimitPauseMs(failure.retryAfterMs, consecutive429, config.backoffMs);
             await queue.rateLimit(ms);
-            await ledger.bumpMetrics({ rate_limited: 1 });
+            await ledger.bumpMetrics({ rate_limited: 1, ...takeLatency() });
             log.warn(
               { event: 'queue:rate-limited', email: job.data.email, line: job.data.line, attempt, pause_ms: ms, retry_after: failure.retryAfterMs !== undefined, request_id: failure.requestId },
               `429 from Nylas: every worker pauses ${ms} ms`,
@@ -210,7 +219,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             throw new RateLimitError();
           }
           case 'dead_letter':
-            return finalFailure(job, failure, attempt, secrets);
+            return finalFailure(job, failure, attempt, secrets, takeLatency());
         }
       }
     }
