@@ -93,7 +93,7 @@ async function b2Ours(latency, rows) {
   const env = { ...importEnv, NYLAS_API_KEY: s.apiKey, NYLAS_API_URI: s.url };
   await timed(['dist/cli/main.js', 'import', csv, '--queue', q, '--high-water', '0'], env);
   await quietSockets();
-  const w = await timed(['dist/cli/main.js', 'work', '--queue', q, '--until-drained', '--concurrency', '50', '--per-host-concurrency', '50', '--rate', '1000'], env);
+  const w = await timed(['dist/cli/main.js', 'work', '--queue', q, '--until-drained', '--concurrency', '50', '--per-host-concurrency', '50', '--rate', '10000'], env);
   const st = await s.stats();
   await dropQueue(q);
   await s.stop();

@@ -126,7 +126,7 @@ export const SETTINGS = {
     env: 'IMAP_GRANTS_RATE',
     description: 'custom-auth requests per second across all workers (Nylas allows 50)',
     default: 25,
-    schema: intIn(1, 1000),
+    schema: intIn(1, 10_000),
   }),
   maxAttempts: spec({
     flag: '--max-attempts',

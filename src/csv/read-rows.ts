@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse } from 'csv-parse';
 import { mapHeader, pickFields, type ColumnMap, type Field } from '../core/csv-columns.js';
+import { lineBreaks } from '../core/line-breaks.js';
 
 /** A CSV that cannot be used at all; nothing from it may be enqueued. */
 export class UnreadableCsvError extends Error {
@@ -53,7 +54,8 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
       relax_column_count: true,
       // A quote inside an unquoted field (pa"ss) is kept as it is: passwords have them.
       relax_quotes: true,
-      info: true,
+      // `raw` alone: with `info` as well, csv-parse builds an info object per record and
+      // decodes the raw text a second time, and we count lines from `raw` anyway.
       raw: true,
       skip_empty_lines: false,
       // Files edited on several systems mix line ends; accept each of them.
@@ -70,7 +72,7 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
     for await (const item of parser as AsyncIterable<{ record: string[]; raw: string }>) {
       const start = line;
       // `raw` holds the record's own line breaks (for CRLF files, only the CR of the last one).
-      line += item.raw.match(/\r\n|\r|\n/g)?.length ?? 1;
+      line += lineBreaks(item.raw) || 1;
       const record = item.record;
       if (!columns) {
         header = record.map((h) => h.trim());
@@ -82,7 +84,8 @@ export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord, {
       if (record.length === 1 && record[0]!.trim() === '') continue; // blank line
       dataRows++;
       const emailCell = record[columns.index.email ?? -1]?.trim().slice(0, 254) ?? '';
-      const tooBig = record.findIndex((cell) => Buffer.byteLength(cell) > MAX_FIELD_BYTES);
+      // A UTF-16 unit is at most 3 UTF-8 bytes: only long cells need counting.
+      const tooBig = record.findIndex((cell) => cell.length > MAX_FIELD_BYTES / 3 && Buffer.byteLength(cell) > MAX_FIELD_BYTES);
       if (tooBig >= 0) {
         yield { kind: 'malformed', line: start, email: emailCell, reason: `column ${tooBig + 1}: field is larger than ${MAX_FIELD_BYTES / 1024} KiB` };
         continue;

@@ -111,7 +111,7 @@ if hasHost then
   redis.call('ZADD', KEYS[4], now + wait + lease, ARGV[1])
   redis.call('PEXPIRE', KEYS[4], math.ceil(wait + lease))
 end
-return {probe, math.ceil(wait)}`;
+return {probe, math.floor(wait)}`;
 
 /**
  * Frees the slot and feeds the breaker. KEYS: slots, breaker.

@@ -71,8 +71,6 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
   const highWater = o.highWater ?? 200_000;
   const lowWater = o.lowWater ?? Math.floor(highWater / 2);
   const progress: ImportProgress = { rows: 0, accepted: 0, rejected: 0, alreadyQueued: 0, warnings: 0 };
-  let pending: Array<{ row: AcceptedRow; jobId: string }> = [];
-  let rejected: RejectedRecord[] = [];
 
   const waitForRoom = async () => {
     if (highWater <= 0) return;
@@ -85,10 +83,9 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     }
   };
 
-  const flush = async () => {
-    const batch = pending;
-    pending = [];
-    const claims = await o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line })));
+  /** Claims, seals and enqueues one batch, then records its rejections and counts. */
+  const flush = async (batch: Array<{ row: AcceptedRow; jobId: string }>, rejected: RejectedRecord[], rowsRead: number) => {
+    const claims = batch.length > 0 ? await o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line }))) : [];
     const jobs = [];
     let counted = 0;
     let already = 0;
@@ -142,28 +139,41 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     }
     progress.accepted += counted;
     progress.alreadyQueued += already;
-    await flushRejected();
-    if (!o.dryRun) await o.ledger.addImported({ rows: 0, accepted: counted, alreadyQueued: already });
-  };
-
-  const flushRejected = async () => {
-    if (rejected.length === 0) return;
-    const rows = rejected;
-    rejected = [];
-    progress.rejected += rows.length;
-    for (const r of rows) {
-      o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
-      await o.onRow?.({ line: r.line, email: r.email, action: 'reject', reason: r.reason });
+    if (rejected.length > 0) {
+      progress.rejected += rejected.length;
+      for (const r of rejected) {
+        o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
+        await o.onRow?.({ line: r.line, email: r.email, action: 'reject', reason: r.reason });
+      }
+      if (!o.dryRun) await o.ledger.recordRejected(rejected);
     }
-    if (!o.dryRun) await o.ledger.recordRejected(rows);
+    if (!o.dryRun) await o.ledger.addImported({ rows: rowsRead, accepted: counted, alreadyQueued: already });
   };
 
-  let rowsSinceReport = 0;
+  // One batch is written to Redis while the next is read and validated: the
+  // parse is CPU in this process, the write mostly waiting on Redis, so the two
+  // overlap. Batches still reach Redis in file order (each waits for the one before),
+  // which duplicate detection relies on.
+  let inflight: Promise<void> = Promise.resolve();
+  let pending: Array<{ row: AcceptedRow; jobId: string }> = [];
+  let rejected: RejectedRecord[] = [];
+  let rowsSinceFlush = 0;
+  const startFlush = async () => {
+    await inflight;
+    const [batch, rej, rows] = [pending, rejected, rowsSinceFlush];
+    pending = [];
+    rejected = [];
+    rowsSinceFlush = 0;
+    inflight = flush(batch, rej, rows);
+    // Handled here so a failure waits, unreported, for the next `await inflight`, which rethrows it.
+    inflight.catch(() => undefined);
+  };
+
   try {
     for await (const rec of readCsvRecords(o.path)) {
       if (o.signal?.aborted) break;
       progress.rows++;
-      rowsSinceReport++;
+      rowsSinceFlush++;
       if (rec.kind === 'malformed') {
         rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
       } else {
@@ -172,21 +182,19 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
         else rejected.push(result.rejected);
       }
       if (pending.length >= batchSize || rejected.length >= batchSize) {
-        await flush();
-        if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
-        rowsSinceReport = 0;
+        await startFlush();
         o.onBatch?.({ ...progress });
       }
     }
   } catch (e) {
     // The rows read before an unreadable part are valid: queue and count them, so none is lost,
     // then report the part that could not be read.
-    await flush();
-    if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+    await startFlush();
+    await inflight;
     throw e;
   }
-  await flush();
-  if (!o.dryRun) await o.ledger.addImported({ rows: rowsSinceReport, accepted: 0, alreadyQueued: 0 });
+  await startFlush();
+  await inflight;
   o.onBatch?.({ ...progress });
   return progress;
 }

@@ -81,7 +81,7 @@ describe('imap-grants run exit codes', () => {
   it('1 with a message naming the setting for bad config', async () => {
     const r = await runCli(['run', 'x.csv', '--out', join(dir, 'cfg'), '--rate', 'fast', '--api-uri', 'https://api.us.nylas.com/'], env());
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('--rate (IMAP_GRANTS_RATE): expected an integer from 1 to 1000, got "fast"');
+    expect(r.stderr).toContain('--rate (IMAP_GRANTS_RATE): expected an integer from 1 to 10000, got "fast"');
     expect(r.stderr).toContain('--api-uri (NYLAS_API_URI): expected an http(s) URL without a trailing slash');
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AuthFailureTracker } from '../../src/core/auth-failure-tracker.js';
 import { backoffDelayMs, rateLimitPauseMs } from '../../src/core/backoff.js';
 import { parseFaultMix, pickFault, seededRandom } from '../../src/core/fault-mix.js';
+import { lineBreaks } from '../../src/core/line-breaks.js';
 import { neutraliseCell } from '../../src/core/neutralise-cell.js';
 import { redactText } from '../../src/core/redact.js';
 import { SlidingWindow } from '../../src/core/sliding-window.js';
@@ -82,6 +83,20 @@ describe('AuthFailureTracker', () => {
   });
 });
 
+describe('lineBreaks', () => {
+  it.each([
+    { raw: 'a,b', n: 0 },
+    { raw: 'a,b\n', n: 1 },
+    { raw: 'a,b\r\n', n: 1 },
+    { raw: 'a,b\r', n: 1 },
+    { raw: 'a,"x\r\ny"\r\n', n: 2 },
+    { raw: 'a,"x\n\ny"\n', n: 3 },
+    { raw: '\r\r\n\n', n: 3 },
+  ])('$raw has $n', ({ raw, n }) => {
+    expect(lineBreaks(raw)).toBe(n);
+  });
+});
+
 describe('neutraliseCell', () => {
   it.each([
     ['=cmd|\' /C calc\'!A0', "'=cmd|' /C calc'!A0"],
@@ -108,7 +123,7 @@ describe('resolveSettings', () => {
     expect(resolveSettings(['rate'], {}, { IMAP_GRANTS_RATE: '40' }).rate).toBe(40);
     expect(resolveSettings(['rate'], { rate: '10' }, { IMAP_GRANTS_RATE: '40' }).rate).toBe(10);
     expect(() => resolveSettings(['rate', 'concurrency'], { rate: 'fast', concurrency: '0' }, {})).toThrow(
-      /--rate \(IMAP_GRANTS_RATE\): expected an integer from 1 to 1000, got "fast"\n--concurrency \(IMAP_GRANTS_CONCURRENCY\): expected an integer from 1 to 1000, got "0"/,
+      /--rate \(IMAP_GRANTS_RATE\): expected an integer from 1 to 10000, got "fast"\n--concurrency \(IMAP_GRANTS_CONCURRENCY\): expected an integer from 1 to 1000, got "0"/,
     );
     expect(() => resolveSettings(['apiUri'], { apiUri: 'https://api.us.nylas.com/' }, {})).toThrow(/without a trailing slash/);
     expect(() => resolveSettings(['apiKey'], {}, {}, ['apiKey'])).toThrow(/--api-key \(NYLAS_API_KEY\) is required/);
