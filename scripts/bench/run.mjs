@@ -24,7 +24,7 @@ const B3_ROWS = Q ? 1_000 : 2_700; // ≥ 60 s at 40/s
 const run = (name) => !a.only || a.only.split(',').includes(name);
 const dir = await mkdtemp(join(tmpdir(), 'imap-grants-bench-'));
 const key = newKey();
-const results = { importNodeOptions: '--max-old-space-size=96 --max-semi-space-size=4', machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, started: new Date().toISOString(), quick: Q };
+const results = { importNodeOptions: '--max-old-space-size=96 --max-semi-space-size=8', machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, started: new Date().toISOString(), quick: Q };
 const table = [];
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const row = (id, what, ours, base, ratio, target, met) => table.push({ id, what, ours, base, ratio, target, met });
@@ -53,7 +53,7 @@ function callRate(stats) {
 const importEnv = { REDIS_URL, IMAP_GRANTS_KEY: key, LOG_LEVEL: 'warn' };
 // V8 grows its heap generously while addBulk allocates; these flags (the setting README recommends
 // for import processes) keep it small. Both the importer and the baseline run with them.
-const IMPORT_NODE_OPTIONS = '--max-old-space-size=96 --max-semi-space-size=4';
+const IMPORT_NODE_OPTIONS = '--max-old-space-size=96 --max-semi-space-size=8';
 
 // ---------------------------------------------------------------- B1 + B5: import
 if (run('B1') || run('B5')) {

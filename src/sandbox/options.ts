@@ -7,7 +7,7 @@ export interface SandboxOptions {
   apiKey: string;
   /** Requests per second per application (sliding window). Nylas allows 50. */
   rate: number;
-  /** Fixed delay added to every API answer. */
+  /** Every API answer takes at least this long (a custom auth's login runs within it). */
   latencyMs: number;
   faults: FaultShare[];
   seed: number;

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthFailureTracker } from '../core/auth-failure-tracker.js';
 import { pickFault, seededRandom, type FaultKind } from '../core/fault-mix.js';
 import { SlidingWindow } from '../core/sliding-window.js';
@@ -51,6 +50,21 @@ class HttpError extends Error {
 }
 
 /** Answers as Nylas does: a JSON body, with `x-request-id` equal to the body's `request_id`. */
+/**
+ * `--latency`: no answer leaves before `due`. The request is handled at once,
+ * so a custom auth's IMAP login runs inside the latency, as at Nylas, whose
+ * answer time is mostly that login; adding the two overstated every call.
+ */
+function holdAnswer(res: http.ServerResponse, due: number): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const left = due - Date.now();
+    if (left > 0) setTimeout(() => end(...args), left);
+    else end(...args);
+    return res;
+  }) as typeof res.end;
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   const requestId = (body.request_id as string | undefined) ?? randomUUID();
   const payload = JSON.stringify({ request_id: requestId, ...body });
@@ -491,7 +505,7 @@ export async function startSandbox(options: Partial<SandboxOptions> & { apiKey: 
       stats.rateLimited++;
       throw new HttpError(429, 'nylas_rate_limit_exceeded', 'Too many requests, please try again shortly.');
     }
-    if (opts.latencyMs > 0) await sleep(opts.latencyMs);
+    if (opts.latencyMs > 0) holdAnswer(res, Date.now() + opts.latencyMs);
 
     if (path === '/v3/connect/custom' && method === 'POST') {
       const fault = pickFault(opts.faults, random());

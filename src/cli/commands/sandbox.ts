@@ -12,7 +12,7 @@ export function sandboxCommand(ctx: CommandContext): Command {
     .option('--host <host>', 'address to listen on', SANDBOX_DEFAULTS.host)
     .addOption(new Option('--api-key <key>', 'API key clients must send (env NYLAS_API_KEY; default "sandbox")'))
     .option('--rate <n>', 'requests per second per application before 429', intArg(1), SANDBOX_DEFAULTS.rate)
-    .option('--latency <ms>', 'fixed delay added to every API answer', intArg(0), 0)
+    .option('--latency <ms>', 'every API answer takes at least this many ms (logins run within it)', intArg(0), 0)
     .option('--faults <mix>', `seeded fault mix, e.g. 504:0.1,429:0.05 (kinds: ${Object.keys(FAULT_KINDS).join(', ')})`, '')
     .option('--seed <n>', 'seed of the fault mix', intArg(0), 1)
     .option('--provider-timeout <ms>', 'deadline for one IMAP/SMTP login before 504', intArg(100), SANDBOX_DEFAULTS.providerTimeoutMs)
