@@ -135,6 +135,7 @@ describe('split run: import, work, report', () => {
     const imported = await runCli(['import', csv, '--queue', queue], env({ IMAP_GRANTS_KEY: oldKey }));
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain('3 queued, 0 rejected');
+    expect(imported.stdout).toMatch(/with warnings, in \d+\.\d\d s \(\d+ rows\/s\)/);
     const again = await runCli(['import', csv, '--queue', queue], env({ IMAP_GRANTS_KEY: oldKey }));
     expect(again.stdout).toContain('0 queued, 0 rejected, 3 already queued');
 
