@@ -49,7 +49,6 @@ class HttpError extends Error {
   }
 }
 
-/** Answers as Nylas does: a JSON body, with `x-request-id` equal to the body's `request_id`. */
 /**
  * `--latency`: no answer leaves before `due`. The request is handled at once,
  * so a custom auth's IMAP login runs inside the latency, as at Nylas, whose
@@ -65,6 +64,7 @@ function holdAnswer(res: http.ServerResponse, due: number): void {
   }) as typeof res.end;
 }
 
+/** Answers as Nylas does: a JSON body, with `x-request-id` equal to the body's `request_id`. */
 function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   const requestId = (body.request_id as string | undefined) ?? randomUUID();
   const payload = JSON.stringify({ request_id: requestId, ...body });
