@@ -10,8 +10,9 @@ import { PREFIX } from './job.js';
  *   out, including those of jobs already fetched.
  * - **Pace**: calls are spaced `1000 / rate` ms apart across every process
  *   (a GCRA on Redis's clock). Each admitted call reserves its moment and its
- *   job sleeps until then, so no sliding second holds more than `rate + 1`
- *   calls, and no process waits for another's round trip to learn it may go.
+ *   job sleeps until then, so no sliding second sends more than `rate + 1`
+ *   calls (the way to the API adds a little bunching of its own), and no
+ *   process waits for another's round trip to learn it may go.
  * - **Host concurrency cap**: at most `perHost` logins in flight per IMAP
  *   host. A slot is a lease (a member of a sorted set scored by its expiry),
  *   so a killed worker's slot frees itself.
