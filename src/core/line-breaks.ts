@@ -1,7 +1,8 @@
 /**
- * Line breaks in a record's raw text, a CRLF counted once. Used to number
- * lines ourselves (csv-parse counts a CRLF inside quotes twice); a loop rather
- * than a regex match, because it runs once per row of a million-row file.
+ * Line breaks in a string, a CRLF counted once. Used to number lines ourselves
+ * from the cells of a record (csv-parse counts a CRLF inside quotes twice); a
+ * loop rather than a regex match, because it can run for every cell of a
+ * million-row file.
  */
 export function lineBreaks(raw: string): number {
   let n = 0;

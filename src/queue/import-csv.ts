@@ -83,9 +83,10 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     }
   };
 
-  /** Claims, seals and enqueues one batch, then records its rejections and counts. */
-  const flush = async (batch: Array<{ row: AcceptedRow; jobId: string }>, rejected: RejectedRecord[], rowsRead: number) => {
-    const claims = batch.length > 0 ? await o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line }))) : [];
+  type Pending = Array<{ row: AcceptedRow; jobId: string }>;
+
+  /** Seals and enqueues one claimed batch, then records its rejections and counts. */
+  const write = async (batch: Pending, claims: string[], rejected: RejectedRecord[], rowsRead: number) => {
     const jobs = [];
     let counted = 0;
     let already = 0;
@@ -139,62 +140,71 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     }
     progress.accepted += counted;
     progress.alreadyQueued += already;
-    if (rejected.length > 0) {
-      progress.rejected += rejected.length;
-      for (const r of rejected) {
-        o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
-        await o.onRow?.({ line: r.line, email: r.email, action: 'reject', reason: r.reason });
-      }
-      if (!o.dryRun) await o.ledger.recordRejected(rejected);
+    progress.rejected += rejected.length;
+    for (const r of rejected) {
+      o.log.info({ line: r.line, email: r.email, reason: r.reason }, 'import:row-rejected');
+      await o.onRow?.({ line: r.line, email: r.email, action: 'reject', reason: r.reason });
     }
-    if (!o.dryRun) await o.ledger.addImported({ rows: rowsRead, accepted: counted, alreadyQueued: already });
+    // Counted only once the batch's jobs exist, so the ledger never counts a row as queued that is not.
+    if (!o.dryRun) await o.ledger.recordBatch(rejected, { rows: rowsRead, accepted: counted, alreadyQueued: already });
   };
 
-  // One batch is written to Redis while the next is read and validated: the
-  // parse is CPU in this process, the write mostly waiting on Redis, so the two
-  // overlap. Batches still reach Redis in file order (each waits for the one before),
-  // which duplicate detection relies on.
-  let inflight: Promise<void> = Promise.resolve();
-  let pending: Array<{ row: AcceptedRow; jobId: string }> = [];
+  // Each batch goes through two steps, each taken in file order: its rows are claimed in the
+  // ledger (duplicate detection relies on the order of claims), then sealed and written. Batch
+  // N+1 is claimed while batch N is written, and batch N+2 is read meanwhile: the parse is CPU in
+  // this process, the writes mostly waiting on Redis, so they overlap. At most two batches are
+  // in flight besides the one being read, which keeps memory flat.
+  let claimed: Promise<unknown> = Promise.resolve();
+  let written: Promise<void> = Promise.resolve();
+  let writtenBefore: Promise<void> = Promise.resolve();
+  let pending: Pending = [];
   let rejected: RejectedRecord[] = [];
   let rowsSinceFlush = 0;
   const startFlush = async () => {
-    await inflight;
+    await writtenBefore;
     const [batch, rej, rows] = [pending, rejected, rowsSinceFlush];
     pending = [];
     rejected = [];
     rowsSinceFlush = 0;
-    inflight = flush(batch, rej, rows);
-    // Handled here so a failure waits, unreported, for the next `await inflight`, which rethrows it.
-    inflight.catch(() => undefined);
+    const claims = claimed.then(() => (batch.length > 0 ? o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line }))) : []));
+    const previous = written;
+    claimed = claims;
+    writtenBefore = previous;
+    written = Promise.all([claims, previous]).then(([c]) => write(batch, c, rej, rows));
+    // Handled here so a failure waits, unreported, for the next `await`, which rethrows it.
+    claims.catch(() => undefined);
+    written.catch(() => undefined);
   };
 
   try {
-    for await (const rec of readCsvRecords(o.path)) {
-      if (o.signal?.aborted) break;
-      progress.rows++;
-      rowsSinceFlush++;
-      if (rec.kind === 'malformed') {
-        rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
-      } else {
-        const result = validateRow(rec.fields, rec.line, o.defaults);
-        if (result.ok) pending.push({ row: result.row, jobId: jobIdFor(result.row.email) });
-        else rejected.push(result.rejected);
+    try {
+      for await (const rec of readCsvRecords(o.path)) {
+        if (o.signal?.aborted) break;
+        progress.rows++;
+        rowsSinceFlush++;
+        if (rec.kind === 'malformed') {
+          rejected.push({ line: rec.line, email: rec.email, reason: rec.reason });
+        } else {
+          const result = validateRow(rec.fields, rec.line, o.defaults);
+          if (result.ok) pending.push({ row: result.row, jobId: jobIdFor(result.row.email) });
+          else rejected.push(result.rejected);
+        }
+        if (pending.length >= batchSize || rejected.length >= batchSize) {
+          await startFlush();
+          o.onBatch?.({ ...progress });
+        }
       }
-      if (pending.length >= batchSize || rejected.length >= batchSize) {
-        await startFlush();
-        o.onBatch?.({ ...progress });
-      }
+    } finally {
+      // The rows read before an unreadable part are valid: they are queued and counted, so none
+      // is lost, before the part that could not be read is reported.
+      await startFlush();
+      await written;
     }
-  } catch (e) {
-    // The rows read before an unreadable part are valid: queue and count them, so none is lost,
-    // then report the part that could not be read.
-    await startFlush();
-    await inflight;
-    throw e;
+  } finally {
+    // Released even when a write failed, so that a re-import can take over the rows this one
+    // claimed but never queued (see the ledger's claim script).
+    await o.ledger.releaseImport(importId).catch(() => undefined);
   }
-  await startFlush();
-  await inflight;
   o.onBatch?.({ ...progress });
   return progress;
 }

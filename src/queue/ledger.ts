@@ -76,18 +76,45 @@ const BUMP_METRICS = `
 for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1`;
 
-/** For each (jobId, line): '' if first seen in this import, else the earlier "<import>:<line>". */
+/**
+ * Claims each (jobId, line) for import ARGV[1], unless an earlier row holds it.
+ * The batch comes as one string, `jobId line,jobId line,…` (job ids are hex), so
+ * it is one argument to encode rather than two per row; only the rows claimed
+ * before come back, as (1-based index, earlier "<import>:<line>") pairs, since
+ * nearly every row is new.
+ *
+ * A claim is taken over when the import that made it is gone (its lease in
+ * KEYS[3] lapsed or was released) and left neither a job (key prefix ARGV[3])
+ * nor an outcome: that import died between claiming the row and queueing it,
+ * and without the takeover a re-import would call the row "already queued"
+ * and it would never run. A live import's claims are never taken: it is about
+ * to queue them. Each call renews this import's lease for ARGV[4] ms.
+ */
 const CLAIM_ROWS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[4]))
 local out = {}
-for i = 2, #ARGV, 2 do
-  local v = ARGV[1] .. ':' .. ARGV[i + 1]
-  if redis.call('HSETNX', KEYS[1], ARGV[i], v) == 1 then
-    out[#out + 1] = ''
-  else
-    out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+local i = 0
+for id, line in string.gmatch(ARGV[2], '([^ ,]+) ([^,]+)') do
+  i = i + 1
+  local mine = ARGV[1] .. ':' .. line
+  if redis.call('HSETNX', KEYS[1], id, mine) == 0 then
+    local prev = redis.call('HGET', KEYS[1], id)
+    local by = string.match(prev, '^([^:]+):')
+    local lease = by and by ~= ARGV[1] and tonumber(redis.call('HGET', KEYS[3], by) or '0') or nil
+    if lease and lease < now and redis.call('EXISTS', ARGV[3] .. id) == 0 and redis.call('HEXISTS', KEYS[2], id) == 0 then
+      redis.call('HSET', KEYS[1], id, mine)
+    else
+      out[#out + 1] = i
+      out[#out + 1] = prev
+    end
   end
 end
 return out`;
+
+/** How long an import's claims stay its own without a new batch: far longer than one batch takes. */
+const IMPORT_LEASE_MS = 120_000;
 
 const BUCKET_S = 10;
 const bucketOf = (ms: number) => Math.floor(ms / 1000 / BUCKET_S);
@@ -97,11 +124,11 @@ const parseStored = (v: string) => JSON.parse(v.slice(v.indexOf('|', v.indexOf('
 type LedgerRedis = Redis & {
   igRecordOutcome(outcomes: string, meta: string, finished: string, metrics: string, jobId: string, outcome: string, json: string, errorType: string, bucket: string, ...metricPairs: Array<string | number>): Promise<number>;
   igBumpMetrics(metrics: string, ...pairs: Array<string | number>): Promise<number>;
-  igClaimRows(seen: string, importId: string, ...pairs: string[]): Promise<string[]>;
+  igClaimRows(seen: string, outcomes: string, imports: string, importId: string, rows: string, jobKeyPrefix: string, leaseMs: number): Promise<Array<number | string>>;
 };
 
 export class Ledger {
-  readonly keys: { outcomes: string; rejected: string; seen: string; meta: string; finished: string; metrics: string };
+  readonly keys: { outcomes: string; rejected: string; seen: string; imports: string; meta: string; finished: string; metrics: string };
   private readonly redis: LedgerRedis;
 
   constructor(
@@ -113,6 +140,7 @@ export class Ledger {
       outcomes: `${base}:outcomes`,
       rejected: `${base}:rejected`,
       seen: `${base}:seen`,
+      imports: `${base}:imports`,
       meta: `${base}:meta`,
       finished: `${base}:finished`,
       metrics: `${base}:metrics`,
@@ -120,7 +148,7 @@ export class Ledger {
     if (!('igRecordOutcome' in redis)) {
       redis.defineCommand('igRecordOutcome', { numberOfKeys: 4, lua: RECORD_OUTCOME });
       redis.defineCommand('igBumpMetrics', { numberOfKeys: 1, lua: BUMP_METRICS });
-      redis.defineCommand('igClaimRows', { numberOfKeys: 1, lua: CLAIM_ROWS });
+      redis.defineCommand('igClaimRows', { numberOfKeys: 3, lua: CLAIM_ROWS });
     }
     this.redis = redis as LedgerRedis;
   }
@@ -172,23 +200,29 @@ export class Ledger {
       .sort((a, b) => b[1] - a[1]);
   }
 
-  /** Claims rows for one import; returns, per row, the earlier claim ('' when new). */
+  /** Claims rows for one import; returns, per row, the earlier claim ('' when new or taken over). */
   async claimRows(importId: string, rows: ReadonlyArray<{ jobId: string; line: number }>): Promise<string[]> {
     if (rows.length === 0) return [];
-    return this.redis.igClaimRows(this.keys.seen, importId, ...rows.flatMap((r) => [r.jobId, String(r.line)]));
+    const batch = rows.map((r) => `${r.jobId} ${r.line}`).join(',');
+    const earlier = await this.redis.igClaimRows(this.keys.seen, this.keys.outcomes, this.keys.imports, importId, batch, `${PREFIX}:${this.queue}:`, IMPORT_LEASE_MS);
+    const claims = new Array<string>(rows.length).fill('');
+    for (let k = 0; k < earlier.length; k += 2) claims[Number(earlier[k]) - 1] = String(earlier[k + 1]);
+    return claims;
   }
 
-  async recordRejected(rows: readonly RejectedRecord[]): Promise<void> {
-    if (rows.length === 0) return;
-    const m = this.redis.multi();
-    for (const r of rows) m.hset(this.keys.rejected, String(r.line), JSON.stringify(r));
-    m.hincrby(this.keys.meta, 'rejected', rows.length);
-    await m.exec();
+  /** Ends an import's lease: every row it claimed is queued or recorded by now, or never will be. */
+  async releaseImport(importId: string): Promise<void> {
+    await this.redis.hdel(this.keys.imports, importId);
   }
 
-  async addImported(fields: { rows: number; accepted: number; alreadyQueued: number }): Promise<void> {
+  /** Records one imported batch in a single transaction: its rejected rows and its counts. */
+  async recordBatch(rejected: readonly RejectedRecord[], counts: { rows: number; accepted: number; alreadyQueued: number }): Promise<void> {
+    const changed = Object.entries(counts).filter(([, v]) => v !== 0);
+    if (rejected.length === 0 && changed.length === 0) return;
     const m = this.redis.multi();
-    for (const [k, v] of Object.entries(fields)) if (v) m.hincrby(this.keys.meta, k, v);
+    for (const r of rejected) m.hset(this.keys.rejected, String(r.line), JSON.stringify(r));
+    if (rejected.length > 0) m.hincrby(this.keys.meta, 'rejected', rejected.length);
+    for (const [k, v] of changed) m.hincrby(this.keys.meta, k, v);
     await m.exec();
   }
 
