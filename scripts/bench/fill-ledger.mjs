@@ -35,11 +35,11 @@ for (let start = 0; start < rows; start += WINDOW) {
     );
   }
   await Promise.all(calls);
-  await ledger.recordRejected(rejected);
+  await ledger.recordBatch(rejected, { rows: 0, accepted: 0, alreadyQueued: 0 });
   rejectedCount += rejected.length;
   rejected = [];
 }
 const accepted = rows - rejectedCount;
-await ledger.addImported({ rows, accepted, alreadyQueued: 0 });
+await ledger.recordBatch([], { rows, accepted, alreadyQueued: 0 });
 console.log(JSON.stringify({ rows, accepted }));
 redis.disconnect();

@@ -67,7 +67,9 @@ export const JOB_OPTIONS = { attempts: 1000, backoff: { type: 'grant' } } as con
  */
 export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
   const importId = randomUUID().slice(0, 8);
-  const batchSize = o.batchSize ?? 1000;
+  // 500: two batches are in flight at once (one claimed, one written), and 2 × 500 holds about the
+  // memory one batch of 1,000 did, at no cost in rate (measured at 100k and 1M rows).
+  const batchSize = o.batchSize ?? 500;
   const highWater = o.highWater ?? 200_000;
   const lowWater = o.lowWater ?? Math.floor(highWater / 2);
   const progress: ImportProgress = { rows: 0, accepted: 0, rejected: 0, alreadyQueued: 0, warnings: 0 };
