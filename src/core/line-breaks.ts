@@ -4,14 +4,14 @@
  * loop rather than a regex match, because it can run for every cell of a
  * million-row file.
  */
-export function lineBreaks(raw: string): number {
+export function lineBreaks(text: string): number {
   let n = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
     if (c === 10) n++;
     else if (c === 13) {
       n++;
-      if (raw.charCodeAt(i + 1) === 10) i++;
+      if (text.charCodeAt(i + 1) === 10) i++;
     }
   }
   return n;

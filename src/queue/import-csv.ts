@@ -169,10 +169,9 @@ export async function importCsv(o: ImportOptions): Promise<ImportProgress> {
     rejected = [];
     rowsSinceFlush = 0;
     const claims = claimed.then(() => (batch.length > 0 ? o.ledger.claimRows(importId, batch.map((b) => ({ jobId: b.jobId, line: b.row.line }))) : []));
-    const previous = written;
     claimed = claims;
-    writtenBefore = previous;
-    written = Promise.all([claims, previous]).then(([c]) => write(batch, c, rej, rows));
+    writtenBefore = written;
+    written = Promise.all([claims, writtenBefore]).then(([c]) => write(batch, c, rej, rows));
     // Handled here so a failure waits, unreported, for the next `await`, which rethrows it.
     claims.catch(() => undefined);
     written.catch(() => undefined);
